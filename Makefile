@@ -1,0 +1,102 @@
+# libautograd - one plain Makefile.
+#
+#   make          build the libraries and the examples (installing missing Debian packages)
+#   make run      ... then run the seed's training loop (examples/seed_loop.c)
+#   make test     ... then build and run the whole Criterion suite
+#
+# Sources are found by wildcard: a new op is a new file in ops/, with no edit here.
+
+CC ?= cc
+PREFIX ?= /usr/local
+BUILD ?= build
+OPT ?= -O2 -g
+# -ffp-contract=off: never fuse a*b+c into one FMA, so results match PyTorch's two roundings.
+WARN = -Wall -Wextra -Wpedantic $(if $(WERROR),-Werror)
+CFLAGS_ALL = -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -I. -MMD -MP $(SAN) $(CFLAGS)
+# Expanded when a recipe runs, i.e. after `deps` has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags openblas libxxhash)
+PKG_LIBS = $(shell pkg-config --libs openblas libxxhash) -lm
+TEST_CFLAGS = $(shell pkg-config --cflags criterion)
+TEST_LIBS = $(shell pkg-config --libs criterion)
+DEBIAN_PACKAGES = libcriterion-dev libxxhash-dev libopenblas-dev pkg-config
+
+LIB_SRC = $(wildcard autograd/*.c ops/*.c optim/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TEST_SRC = $(wildcard tests/*.c)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+HEADERS = autograd/autograd.h ops/ops.h $(wildcard optim/optim.h)
+
+.PHONY: all deps lib examples run test test-asan test-valgrind check install clean format
+
+all: lib examples ## the libraries and the examples
+
+deps: ## install the Debian packages the build needs, if any is missing
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; fi
+
+lib: $(BUILD)/libautograd.a $(BUILD)/libautograd.so ## static and shared libraries
+
+examples: $(EXAMPLES) ## every examples/NAME.c as build/examples/NAME
+
+run: all ## build, then run the seed's first training loop in C
+	./$(BUILD)/examples/seed_loop
+
+test: all $(BUILD)/tests/suite ## build, then run the Criterion suite (leaks fail it)
+	./$(BUILD)/tests/suite $(TEST_ARGS)
+
+test-asan: ## the suite built and run under AddressSanitizer and UBSan
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  test
+
+test-valgrind: all $(BUILD)/tests/suite ## the suite under valgrind, failing on any leak
+	valgrind -q --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --error-exitcode=1 ./$(BUILD)/tests/suite -j1
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/libautograd.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libautograd.so: $(LIB_OBJ)
+	$(CC) $(SAN) -shared -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libautograd.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $< $(BUILD)/libautograd.a $(PKG_LIBS)
+
+$(BUILD)/tests/suite: $(TEST_OBJ) $(BUILD)/libautograd.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(BUILD)/libautograd.a $(TEST_LIBS) $(PKG_LIBS)
+
+install: lib ## headers, libraries and libautograd.pc under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/include/libautograd/autograd \
+	  $(DESTDIR)$(PREFIX)/include/libautograd/ops $(DESTDIR)$(PREFIX)/include/libautograd/optim \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 autograd/autograd.h $(DESTDIR)$(PREFIX)/include/libautograd/autograd/
+	install -m 644 ops/ops.h $(DESTDIR)$(PREFIX)/include/libautograd/ops/
+	$(if $(wildcard optim/optim.h),install -m 644 optim/optim.h \
+	  $(DESTDIR)$(PREFIX)/include/libautograd/optim/)
+	install -m 644 $(BUILD)/libautograd.a $(BUILD)/libautograd.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' libautograd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libautograd.pc
+
+format: ## reformat every C file with clang-format
+	clang-format -i $(LIB_SRC) $(HEADERS) autograd/internal.h $(TEST_SRC) examples/*.c
+
+clean: ## remove the build trees
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

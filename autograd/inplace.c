@@ -1,0 +1,75 @@
+/*
+ * inplace.c - the one path every in-place op takes (add_, mul_, fill_, copy_, ...).
+ *
+ * t.op_(other) is computed as r = op(t, other) and written back into t's memory. Without a
+ * graph (no-grad mode, or nothing requires grad) that is all, plus a version bump. With one,
+ * t's history must go on: the node that made r is given t as its output, and its input is a
+ * "shadow" of t as it was before (same data, the old grad_fn), so gradients still reach t's
+ * past. If a node saved t's old value, the version bump makes its backward fail with
+ * PyTorch's "modified by an inplace operation" error rather than use the new value.
+ */
+#include "autograd/internal.h"
+
+#include <string.h>
+
+bool ag_check_writable(const char *op, const ag_tensor *t) {
+    if (!ag_is_grad_enabled() || !t->requires_grad) return true;
+    if (!t->grad_fn) {
+        AG_ERROR(op, "a leaf Variable that requires grad is being used in an in-place "
+                     "operation.");
+        return false;
+    }
+    if (t->base) {
+        if (t->base->requires_grad && !t->base->grad_fn)
+            AG_ERROR(op, "a view of a leaf Variable that requires grad is being used in an "
+                         "in-place operation.");
+        else
+            AG_ERROR(op, "an in-place operation on a view that requires grad is not supported "
+                         "by libautograd: use the out-of-place op, or work in no-grad mode");
+        return false;
+    }
+    return true;
+}
+
+/* A tape-owned copy of t's struct: t as it is now, sharing its data and version counter. */
+static ag_tensor *shadow_of(ag_tensor *t) {
+    ag_tensor *old = ag_tape_alloc(sizeof *old);
+    if (!old) return NULL;
+    *old = *t;
+    old->tape = ag_tape_current();
+    old->base = t->base ? t->base : t;
+    old->owns_data = false;
+    old->grad = NULL;
+    old->retains_grad = false;
+    return old;
+}
+
+ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_fn fn) {
+    if (!ag_check_tensor(op, t, "self") || !ag_check_tensor(op, other, "other")) return NULL;
+    if (!ag_check_writable(op, t)) return NULL;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    if (!ag_broadcast_shape(op, t->ndim, t->shape, other->ndim, other->shape, &ndim, shape))
+        return NULL;
+    if (ndim != t->ndim || memcmp(shape, t->shape, (size_t)ndim * sizeof *shape) != 0) {
+        char s1[AG_SHAPE_STR], s2[AG_SHAPE_STR];
+        AG_ERROR(op, "output with shape %s doesn't match the broadcast shape %s",
+                 ag_shape_str(s1, t->ndim, t->shape), ag_shape_str(s2, ndim, shape));
+        return NULL;
+    }
+    if (t->dtype == AG_INT64 && other->dtype != AG_INT64) {
+        AG_ERROR(op, "result type Float can't be cast to the desired output type Long");
+        return NULL;
+    }
+    bool graph = ag_is_grad_enabled() && (t->requires_grad || other->requires_grad);
+    ag_tensor *self = graph ? shadow_of(t) : t;
+    if (!self) return NULL;
+    ag_tensor *r = fn(self, other);
+    if (!r) return NULL;
+    ag_tensor *cast = ag_cast(r, t->dtype);
+    if (!cast) return NULL;
+    memcpy(t->data, cast->data, (size_t)t->numel * ag_dtype_size(t->dtype));
+    ag_bump_version(t);
+    if (r->grad_fn) ag_node_set_output(r->grad_fn, t);
+    return t;
+}

@@ -1,0 +1,224 @@
+/*
+ * internal.h - the machinery behind the public API, shared by autograd/ and ops/.
+ *
+ * An op file (ops/<op>.c) uses it in four steps, top to bottom:
+ *   1. check its inputs (ag_check_* report PyTorch's messages and return false);
+ *   2. make its result with ag_result() (tape-owned, uninitialised) and fill it;
+ *   3. ag_record() the node: it returns NULL when nothing needs a gradient (grad mode off, or
+ *      no input requires grad), else the node, on which the op saves what its backward needs
+ *      (ag_save: tensors, checked against in-place changes; node->iarg / node->farg: numbers);
+ *   4. its backward(node) reads node->grad (d loss / d output), computes each input's share,
+ *      and ag_accumulate()s it. Backward runs in no-grad mode, so it may use any op.
+ * See ops/mul.c for the pattern in twenty lines.
+ */
+#ifndef AG_INTERNAL_H
+#define AG_INTERNAL_H
+
+#define AG_BUILDING_LIBRARY 1
+#include "autograd/autograd.h"
+
+#include <stdarg.h>
+
+/* ---- ops and nodes ------------------------------------------------------------------------ */
+
+/* An op's descriptor: one const instance per op (per grad_fn name), built with designated
+ * initializers in the op's file. */
+typedef struct ag_op {
+    const char *name;                 /* PyTorch's grad_fn name, e.g. "MulBackward0" */
+    const char *rule;                 /* the local derivative, for traces: "da = g*b, db = g*a" */
+    void (*backward)(ag_node *node);  /* adds each input's share of node->grad */
+} ag_op;
+
+#define AG_MAX_SAVED 4
+#define AG_MAX_IARGS (AG_MAX_DIMS + 4)
+
+struct ag_node {
+    const ag_op *op;
+    ag_tensor *out;                   /* the tensor this node made */
+    int ninputs;
+    ag_tensor **inputs;               /* ninputs pointers (tape memory) */
+    int nsaved;
+    ag_tensor *saved[AG_MAX_SAVED];   /* tensors backward needs, read via ag_saved() */
+    uint64_t saved_version[AG_MAX_SAVED];
+    int64_t iarg[AG_MAX_IARGS];       /* integer parameters: dims, keepdim, sizes */
+    double farg[2];                   /* real parameters: exponent, slope, bounds */
+    ag_tensor *grad;                  /* d loss / d out, summed while backward runs */
+    ag_tape *tape;
+    int64_t index;                    /* position on the tape */
+    const char *file;                 /* the user's call that recorded it */
+    int line;
+    bool released;                    /* its saved tensors were freed by a backward */
+};
+
+/* Appends a node for op to the current tape if grad mode is on and an input requires grad;
+ * then out becomes its output (requires_grad, grad_fn). Returns NULL when nothing is
+ * recorded. Reports (and returns NULL) if an input's graph lives on another tape. */
+ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs);
+/* The tape's nodes in the order they ran (backward.c walks them in reverse). */
+ag_node **ag_tape_nodes(ag_tape *tape, int64_t *n);
+/* Makes t the node's output in place of the tensor it made (the last step of an in-place op);
+ * a tensor the caller owns is turned back into a leaf when the tape is reset. */
+void ag_node_set_output(ag_node *node, ag_tensor *t);
+/* Saves t for backward, remembering its version. */
+void ag_save(ag_node *node, ag_tensor *t);
+/* Saved tensor k, after checking it was not freed by a backward nor changed in place. */
+ag_tensor *ag_saved(ag_node *node, int k);
+/* Whether input k of node will take a gradient (it or its history requires grad). */
+bool ag_needs_grad(const ag_node *node, int k);
+/* Adds g (the shape of the node's output, or broadcastable to it) into input k's gradient,
+ * summing over the dims where the input was broadcast and casting to its dtype. */
+void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+/* A new tape-owned tensor, data uninitialised (64-byte aligned). */
+ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape);
+ag_tensor *ag_result_like(const ag_tensor *t);
+/* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */
+ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape);
+/* size bytes of tape memory, 64-byte aligned, valid until the next reset of the current tape. */
+void *ag_tape_alloc(size_t size);
+/* A scalar as a tape-owned 0-d tensor of dtype (torch's "wrapped number"). */
+ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype);
+
+/* ---- checks and errors -------------------------------------------------------------------- */
+
+/* Reports an error: "<file>:<line>: <op>: <message>" where file:line is the user's call site
+ * (ag_here), else the library's. Calls the handler; returns if the handler returns. */
+void ag_error_at(const char *file, int line, const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+#define AG_ERROR(op, ...) ag_error_at(__FILE__, __LINE__, op, __VA_ARGS__)
+
+/* State a library call changes for its duration (backward turns grad mode off and makes the
+ * graph's tape current). Pushed before the change and popped after; if an error handler
+ * longjmps out of the call, ag_error_at has already put the outermost pushed state back. */
+typedef struct ag_mode_guard {
+    bool grad_enabled;
+    ag_tape *tape;
+    struct ag_mode_guard *outer;
+} ag_mode_guard;
+void ag_guard_push(ag_mode_guard *guard);
+void ag_guard_pop(ag_mode_guard *guard);
+void ag_guard_unwind(void);
+
+/* How many errors this thread has reported: lets a loop notice that a handler returned. */
+uint64_t ag_error_count(void);
+
+/* Each check reports in PyTorch's words and returns false on bad input. */
+bool ag_check_tensor(const char *op, const ag_tensor *t, const char *argname); /* not NULL */
+bool ag_check_floating(const char *op, const ag_tensor *t);     /* float32 or float64 */
+/* Normalises dim (negative counts from the end) for a tensor of ndim dims; a 0-d tensor
+ * takes dims 0 and -1, as torch. Returns false on "Dimension out of range". */
+bool ag_check_dim(const char *op, int ndim, int *dim);
+
+/* "[3, 4]" into buf (at least AG_SHAPE_STR bytes). */
+#define AG_SHAPE_STR 200
+const char *ag_shape_str(char *buf, int ndim, const int64_t *shape);
+
+/* The call site set by the public macros, consumed by records and errors. */
+void ag_site(const char **file, int *line);
+
+/* ---- broadcasting and elementwise kernels (autograd/elementwise.c) ------------------------ */
+
+/* The broadcast shape of a and b, or false after "The size of tensor a (3) must match ...". */
+bool ag_broadcast_shape(const char *op, int andim, const int64_t *ashape, int bndim,
+                        const int64_t *bshape, int *ndim, int64_t *shape);
+/* The dtype torch gives a binary op on a and b (0-d tensors do not promote others). */
+ag_dtype ag_result_dtype(const ag_tensor *a, const ag_tensor *b);
+/* t as dtype: t itself when it already is, else a tape-owned copy. */
+ag_tensor *ag_cast(ag_tensor *t, ag_dtype dtype);
+
+/* Typed inner loops of an elementwise op, generated by the macros below from one expression.
+ * A binary loop reads a and b with strides sa, sb (0 or 1: broadcasting) and writes n outputs. */
+typedef struct ag_binary_kernel {
+    void (*f32)(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb, float *out);
+    void (*f64)(int64_t n, const double *a, int64_t sa, const double *b, int64_t sb,
+                double *out);
+} ag_binary_kernel;
+typedef struct ag_unary_kernel {
+    void (*f32)(int64_t n, const float *x, float *out, const double *p);
+    void (*f64)(int64_t n, const double *x, double *out, const double *p);
+} ag_unary_kernel;
+
+/* out = kernel(a, b) with broadcasting and promotion; a new tape-owned tensor (no node). */
+ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a, ag_tensor *b);
+/* out = kernel(x); p: up to 4 parameters the expression may read as p[0..3]. */
+ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p);
+
+/* Defines `static const ag_binary_kernel name` computing EXPR of a and b (each a float or a
+ * double; <tgmath.h> makes exp, log, ... pick the right precision). */
+#define AG_BINARY_KERNEL(name, EXPR)                                                           \
+    static void name##_f32(int64_t n, const float *a_, int64_t sa, const float *b_,             \
+                           int64_t sb, float *out) {                                           \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            const float a = a_[i * sa], b = b_[i * sb];                                        \
+            out[i] = (float)(EXPR);                                                            \
+        }                                                                                      \
+    }                                                                                          \
+    static void name##_f64(int64_t n, const double *a_, int64_t sa, const double *b_,           \
+                           int64_t sb, double *out) {                                          \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            const double a = a_[i * sa], b = b_[i * sb];                                       \
+            out[i] = (EXPR);                                                                   \
+        }                                                                                      \
+    }                                                                                          \
+    static const ag_binary_kernel name = {name##_f32, name##_f64}
+
+/* Defines `static const ag_unary_kernel name` computing EXPR of x (and parameters p[k]). */
+#define AG_UNARY_KERNEL(name, EXPR)                                                            \
+    static void name##_f32(int64_t n, const float *x_, float *out, const double *p) {          \
+        (void)p;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            const float x = x_[i];                                                             \
+            out[i] = (float)(EXPR);                                                            \
+        }                                                                                      \
+    }                                                                                          \
+    static void name##_f64(int64_t n, const double *x_, double *out, const double *p) {        \
+        (void)p;                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            const double x = x_[i];                                                            \
+            out[i] = (EXPR);                                                                   \
+        }                                                                                      \
+    }                                                                                          \
+    static const ag_unary_kernel name = {name##_f32, name##_f64}
+
+/* dst += src summed down to dst's shape: dst's shape must broadcast to src's, and src's extra
+ * leading dims and the dims where dst has size 1 are summed over. dtypes may differ. This is
+ * how a broadcast input receives its gradient. */
+void ag_add_reduced(ag_tensor *dst, const ag_tensor *src);
+
+/* t materialised at a shape it broadcasts to (a tape-owned copy; no node). */
+ag_tensor *ag_broadcast_to(ag_tensor *t, int ndim, const int64_t *shape);
+
+/* ---- reductions (autograd/reduce.c) ------------------------------------------------------- */
+
+/* x seen as (outer, size, inner) around dim (already normalised; a 0-d x is (1, 1, 1)). */
+void ag_split_dim(const ag_tensor *x, int dim, int64_t *outer, int64_t *size, int64_t *inner);
+/* The shape of a reduction of x over dim; returns its ndim. */
+int ag_reduced_shape(const ag_tensor *x, int dim, bool keepdim, int64_t *shape);
+/* A reduction's gradient g spread back over x's shape (copied along dim). */
+ag_tensor *ag_unreduce(ag_tensor *g, const ag_tensor *x, int dim, bool keepdim);
+
+/* Sums shared by sum.c and mean.c: of all elements (in double), and along dim, each result
+ * divided by divisor in the tensor's precision (ops/sum.c). */
+double ag_sum_all(const ag_tensor *x);
+ag_tensor *ag_sum_dim_divided(const char *op, ag_tensor *x, int dim, bool keepdim,
+                              double divisor);
+
+/* ---- in place ----------------------------------------------------------------------------- */
+
+/* The shared path of every in-place op t op= other: checks that t may be changed (the leaf
+ * rule), computes r = fn(t, other) with t's history, writes r into t (which must keep its
+ * shape), bumps t's version, and moves r's node (if any) onto t. Returns t. */
+typedef ag_tensor *(*ag_binary_fn)(ag_tensor *, ag_tensor *);
+ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_fn fn);
+/* Whether t may be written in place now; reports PyTorch's leaf/view messages if not. */
+bool ag_check_writable(const char *op, const ag_tensor *t);
+/* Marks t as changed in place: bumps the version of its storage. */
+void ag_bump_version(ag_tensor *t);
+uint64_t ag_version(const ag_tensor *t);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * div.c - division, a / b, its scalar and in-place forms, and s / x.
+ *
+ *   forward:  out = a / b            a, b broadcast to out's shape
+ *   backward: da += g / b            summed back to a's shape
+ *             db += -g * a / b^2
+ *   s / x is recorded as torch records it, as s * x^-1 (MulBackward0 of a PowBackward0).
+ */
+#include "autograd/internal.h"
+
+AG_BINARY_KERNEL(div_kernel, a / b);
+AG_BINARY_KERNEL(div_dden_kernel, -a / (b * b));
+
+static void div_backward(ag_node *node) {
+    ag_tensor *a = ag_saved(node, 0), *b = ag_saved(node, 1);
+    if (!a || !b) return;
+    if (ag_needs_grad(node, 0)) ag_accumulate(node, 0, ag_div(node->grad, b));
+    if (ag_needs_grad(node, 1))
+        ag_accumulate(node, 1, ag_mul(node->grad, ag_binary_map("div", &div_dden_kernel, a, b)));
+}
+
+static const ag_op div_op = {
+    .name = "DivBackward0",
+    .rule = "da = g / b, db = -g * a / b^2",
+    .backward = div_backward,
+};
+
+ag_tensor *ag_div(ag_tensor *a, ag_tensor *b) {
+    ag_tensor *out = ag_binary_map("div", &div_kernel, a, b);
+    ag_node *node = ag_record(&div_op, out, 2, (ag_tensor *[]){a, b});
+    ag_save(node, a);
+    ag_save(node, b);
+    return out;
+}
+
+ag_tensor *ag_div_scalar(ag_tensor *x, double s) {
+    return ag_check_tensor("div", x, "self") ? ag_div(x, ag_wrap_scalar(s, x->dtype)) : NULL;
+}
+
+ag_tensor *ag_rdiv_scalar(double s, ag_tensor *x) {
+    return ag_check_tensor("div", x, "self") ? ag_mul_scalar(ag_pow_scalar(x, -1.0), s) : NULL;
+}
+
+ag_tensor *ag_div_(ag_tensor *t, ag_tensor *other) { return ag_inplace("div_", t, other, ag_div); }
+
+ag_tensor *ag_div_scalar_(ag_tensor *t, double s) {
+    return ag_check_tensor("div_", t, "self")
+               ? ag_inplace("div_", t, ag_wrap_scalar(s, t->dtype), ag_div)
+               : NULL;
+}

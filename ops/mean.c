@@ -1,0 +1,58 @@
+/*
+ * mean.c - the mean of all elements, or along one dim.
+ *
+ *   forward:  out = (1/n) sum_k x[k]        n elements, or n = size of dim
+ *   backward: dx[k] += g / n                g copied back along the averaged dims
+ */
+#include "autograd/internal.h"
+
+static void mean_backward(ag_node *node) {
+    const ag_tensor *x = node->inputs[0];
+    ag_tensor *g = ag_div_scalar(node->grad, (double)x->numel);
+    ag_accumulate(node, 0, g ? ag_broadcast_to(g, x->ndim, x->shape) : NULL);
+}
+
+static const ag_op mean_op = {
+    .name = "MeanBackward0",
+    .rule = "dx = g / n (copied to every element)",
+    .backward = mean_backward,
+};
+
+ag_tensor *ag_mean(ag_tensor *x) {
+    if (!ag_check_tensor("mean", x, "self") || !ag_check_floating("mean", x)) return NULL;
+    ag_tensor *out = ag_result(x->dtype, 0, NULL);
+    if (!out) return NULL;
+    /* as torch: the sum rounded to the tensor's precision, then divided in it */
+    double s = ag_sum_all(x);
+    if (x->dtype == AG_FLOAT32)
+        AG_F32(out)[0] = (float)s / (float)x->numel;
+    else
+        AG_F64(out)[0] = s / (double)x->numel;
+    ag_record(&mean_op, out, 1, &x);
+    return out;
+}
+
+static void mean_dim_backward(ag_node *node) {
+    const ag_tensor *x = node->inputs[0];
+    int dim = (int)node->iarg[0];
+    ag_tensor *g = ag_div_scalar(node->grad, (double)(x->ndim ? x->shape[dim] : 1));
+    ag_accumulate(node, 0, g ? ag_unreduce(g, x, dim, node->iarg[1]) : NULL);
+}
+
+static const ag_op mean_dim_op = {
+    .name = "MeanBackward1",
+    .rule = "dx = g / n (copied along dim)",
+    .backward = mean_dim_backward,
+};
+
+ag_tensor *ag_mean_dim(ag_tensor *x, int dim, bool keepdim) {
+    if (!ag_check_tensor("mean", x, "self") || !ag_check_dim("mean", x->ndim, &dim)) return NULL;
+    double n = (double)(x->ndim ? x->shape[dim] : 1);
+    ag_tensor *out = ag_sum_dim_divided("mean", x, dim, keepdim, n);
+    ag_node *node = ag_record(&mean_dim_op, out, 1, &x);
+    if (node) {
+        node->iarg[0] = dim;
+        node->iarg[1] = keepdim;
+    }
+    return out;
+}

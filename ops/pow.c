@@ -1,0 +1,77 @@
+/*
+ * pow.c - powers: x ^ s with a number s, a ^ b with tensors, and s ^ x.
+ *
+ *   x ^ s    forward:  out = x^s
+ *            backward: dx += g * s * x^(s-1)          (0 where s == 0)
+ *   a ^ b    forward:  out = a^b                      a, b broadcast
+ *            backward: da += g * b * a^(b-1)          (0 where b == 0)
+ *                      db += g * a^b * ln a           (0 where a == 0 and b >= 0)
+ *   s ^ x    is a ^ b with a = s, a number that takes no gradient.
+ * The zeros are PyTorch's conventions: they keep 0^0 and 0^positive from making NaN grads.
+ */
+#include "autograd/internal.h"
+
+#include <tgmath.h>
+
+/* ---- x ^ s -------------------------------------------------------------------------------- */
+
+AG_UNARY_KERNEL(pow_scalar_kernel, pow(x, p[0]));
+
+static void pow_scalar_backward(ag_node *node) {
+    ag_tensor *x = ag_saved(node, 0);
+    double s = node->farg[0];
+    if (!x) return;
+    if (s == 0.0) return; /* the gradient is 0: nothing to add */
+    ag_accumulate(node, 0, ag_mul(node->grad, ag_mul_scalar(ag_pow_scalar(x, s - 1.0), s)));
+}
+
+static const ag_op pow_scalar_op = {
+    .name = "PowBackward0",
+    .rule = "dx = g * s * x^(s-1)",
+    .backward = pow_scalar_backward,
+};
+
+ag_tensor *ag_pow_scalar(ag_tensor *x, double s) {
+    if (!ag_check_tensor("pow", x, "self") || !ag_check_floating("pow", x)) return NULL;
+    ag_tensor *out = ag_unary_map(&pow_scalar_kernel, x, (double[]){s});
+    ag_node *node = ag_record(&pow_scalar_op, out, 1, &x);
+    if (node) {
+        ag_save(node, x);
+        node->farg[0] = s;
+    }
+    return out;
+}
+
+/* ---- a ^ b -------------------------------------------------------------------------------- */
+
+AG_BINARY_KERNEL(pow_kernel, pow(a, b));
+AG_BINARY_KERNEL(pow_dbase_kernel, b == 0 ? 0 : b * pow(a, b - 1));
+AG_BINARY_KERNEL(pow_dexponent_kernel, a == 0 && b >= 0 ? 0 : pow(a, b) * log(a));
+
+static void pow_backward(ag_node *node) {
+    ag_tensor *a = ag_saved(node, 0), *b = ag_saved(node, 1);
+    if (!a || !b) return;
+    if (ag_needs_grad(node, 0))
+        ag_accumulate(node, 0, ag_mul(node->grad, ag_binary_map("pow", &pow_dbase_kernel, a, b)));
+    if (ag_needs_grad(node, 1))
+        ag_accumulate(node, 1,
+                      ag_mul(node->grad, ag_binary_map("pow", &pow_dexponent_kernel, a, b)));
+}
+
+static const ag_op pow_op = {
+    .name = "PowBackward1",
+    .rule = "da = g * b * a^(b-1), db = g * a^b * ln(a)",
+    .backward = pow_backward,
+};
+
+ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b) {
+    ag_tensor *out = ag_binary_map("pow", &pow_kernel, a, b);
+    ag_node *node = ag_record(&pow_op, out, 2, (ag_tensor *[]){a, b});
+    ag_save(node, a);
+    ag_save(node, b);
+    return out;
+}
+
+ag_tensor *ag_rpow_scalar(double s, ag_tensor *x) {
+    return ag_check_tensor("pow", x, "exponent") ? ag_pow(ag_wrap_scalar(s, x->dtype), x) : NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * common.h - what every test file shares: catching the library's errors, comparing tensors
+ * with expected values, gradchecks, and the leak check that fails a test.
+ *
+ * Each test file declares its suite with AG_TEST_SUITE(name): before each test the error
+ * handler is installed; after it the current tape is released and the test fails if any
+ * tensor it created is still alive (Criterion would not notice a leak on its own).
+ */
+#ifndef AG_TESTS_COMMON_H
+#define AG_TESTS_COMMON_H
+
+#include "autograd/autograd.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <setjmp.h>
+#include <string.h>
+
+void ag_test_init(void);
+void ag_test_fini(void);
+#define AG_TEST_SUITE(name) TestSuite(name, .init = ag_test_init, .fini = ag_test_fini)
+
+/* EXPECT_ERROR(statement, "part of the message"): the statement must report an error whose
+ * message contains the text. The handler longjmps back here, as a program's own might. */
+extern jmp_buf ag_test_jump;
+extern int ag_test_catching;
+#define EXPECT_ERROR(statement, text)                                                          \
+    do {                                                                                       \
+        ag_clear_error();                                                                      \
+        ag_test_catching = 1;                                                                  \
+        if (setjmp(ag_test_jump) == 0) {                                                       \
+            statement;                                                                         \
+            ag_test_catching = 0;                                                              \
+            cr_assert_fail("expected an error containing \"%s\"; none was reported", text);    \
+        }                                                                                      \
+        ag_test_catching = 0;                                                                  \
+        cr_assert(strstr(ag_last_error(), text) != NULL, "error \"%s\" does not contain \"%s\"", \
+                  ag_last_error(), text);                                                      \
+    } while (0)
+
+/* Every element of t is within atol + rtol * |expected| of expected[i]; shape by numel. */
+void assert_values(const ag_tensor *t, const double *expected, int64_t n, double atol,
+                   double rtol);
+#define ASSERT_VALUES(t, atol, rtol, ...)                                                      \
+    assert_values(t, (const double[]){__VA_ARGS__},                                             \
+                  (int64_t)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double)), atol, rtol)
+/* t's shape is exactly the given dims. */
+void assert_shape(const ag_tensor *t, int ndim, const int64_t *shape);
+#define ASSERT_SHAPE(t, ...) assert_shape(t, AG_SHAPE(__VA_ARGS__))
+#define ASSERT_SCALAR_SHAPE(t) assert_shape(t, AG_SCALAR_SHAPE)
+
+/* A float64 tensor you own, filled from the given numbers (shape given separately). */
+ag_tensor *f64_tensor(const double *values, int ndim, const int64_t *shape);
+/* gradcheck with eps 1e-6, atol 1e-5, rtol 1e-3 (torch's defaults); fails with the report. */
+void assert_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int n);
+
+#endif
