@@ -25,7 +25,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-HEADERS = autograd/autograd.h ops/ops.h $(wildcard optim/optim.h)
+HEADERS = autograd/autograd.h autograd/random.h ops/ops.h optim/optim.h
 
 .PHONY: all deps lib examples run test test-asan test-valgrind check install clean format
 
@@ -50,14 +50,26 @@ run: all ## build, then run the seed's first training loop in C
 test: all $(BUILD)/tests/suite ## build, then run the Criterion suite (leaks fail it)
 	./$(BUILD)/tests/suite $(TEST_ARGS)
 
-test-asan: ## the suite built and run under AddressSanitizer and UBSan
-	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  test
+# Criterion runs each test in a child process and ignores how the child exits after its test
+# passed, so a leak reported at exit would pass unseen: the sanitizers and valgrind write to log
+# files instead, and any log with an error fails the run.
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-asan: ## the suite built and run under AddressSanitizer (+ leaks) and UBSan
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" all build-asan/tests/suite
+	rm -f build-asan/sanitizer.*
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build-asan/sanitizer \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/sanitizer \
+	  ./build-asan/tests/suite $(TEST_ARGS)
+	@if ls build-asan/sanitizer.* >/dev/null 2>&1; then cat build-asan/sanitizer.*; \
+	  echo "test-asan: the sanitizers reported the errors above"; exit 1; fi
 
-test-valgrind: all $(BUILD)/tests/suite ## the suite under valgrind, failing on any leak
-	valgrind -q --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite,indirect \
-	  --error-exitcode=1 ./$(BUILD)/tests/suite -j1
+test-valgrind: all $(BUILD)/tests/suite ## the suite under valgrind, failing on any error or leak
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	valgrind -q --trace-children=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --log-file=$(BUILD)/valgrind/%p.log \
+	  ./$(BUILD)/tests/suite -j1 $(TEST_ARGS)
+	@if grep -l . $(BUILD)/valgrind/*.log >/dev/null 2>&1; then cat $(BUILD)/valgrind/*.log; \
+	  echo "test-valgrind: valgrind reported the errors above"; exit 1; fi
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -86,10 +98,7 @@ install: lib ## headers, libraries and libautograd.pc under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/include/libautograd/autograd \
 	  $(DESTDIR)$(PREFIX)/include/libautograd/ops $(DESTDIR)$(PREFIX)/include/libautograd/optim \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 autograd/autograd.h $(DESTDIR)$(PREFIX)/include/libautograd/autograd/
-	install -m 644 ops/ops.h $(DESTDIR)$(PREFIX)/include/libautograd/ops/
-	$(if $(wildcard optim/optim.h),install -m 644 optim/optim.h \
-	  $(DESTDIR)$(PREFIX)/include/libautograd/optim/)
+	for h in $(HEADERS); do install -m 644 $$h $(DESTDIR)$(PREFIX)/include/libautograd/$$h; done
 	install -m 644 $(BUILD)/libautograd.a $(BUILD)/libautograd.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' libautograd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libautograd.pc
 

@@ -89,6 +89,11 @@ struct ag_tensor {
     uint64_t version;             /* bumped by every in-place change (of the base, for a view) */
     ag_tape *tape;                /* the tape that owns this tensor; NULL when it is yours */
     bool owns_data;               /* data was malloc'd for this tensor (user-owned only) */
+    uint8_t origin;               /* how it came to be, for ag_explain_grad (AG_ORIGIN_*) */
+    const char *file;             /* the call that made it (ops) or last cleared its grad */
+    int line;
+    struct ag_hook *hooks;        /* gradient hooks (ag_register_hook) */
+    ag_tensor *pending_grad;      /* a leaf's gradient summed while a backward runs */
 };
 
 /* Typed access to the data: AG_F32(t)[i], AG_F64(t)[i], AG_I64(t)[i]. */
@@ -214,6 +219,85 @@ size_t ag_tape_reserved_bytes(const ag_tape *tape);
 void ag_backward(ag_tensor *loss);
 /* t.backward(gradient, retain_graph): gradient (t's shape) may be NULL for one element. */
 void ag_backward_with(ag_tensor *t, const ag_tensor *gradient, bool retain_graph);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Looking inside: nodes, hooks, stepping, narration, anomalies, pictures (autograd/explain.c) */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A node is the record of one op: t->grad_fn. Read it with these (all NULL/0-safe). */
+const char *ag_node_name(const ag_node *node);  /* PyTorch's grad_fn name: "MulBackward0" */
+const char *ag_node_rule(const ag_node *node);  /* its local derivative: "da = g * b, ..." */
+const char *ag_node_file(const ag_node *node);  /* the call that recorded it */
+int ag_node_line(const ag_node *node);
+int ag_node_ninputs(const ag_node *node);
+ag_tensor *ag_node_input(const ag_node *node, int k);
+ag_tensor *ag_node_output(const ag_node *node);
+/* The gradient arriving at the node's output while a backward runs (NULL otherwise). */
+const ag_tensor *ag_node_grad(const ag_node *node);
+
+/* A hook on t's gradient (torch's t.register_hook): called once per backward with the total
+ * gradient of t, before it is used (non-leaf) or added into .grad (leaf). Return NULL to keep
+ * it, or a tensor of the same shape to use instead (e.g. an op's result: it runs in no-grad).
+ * A post-accumulate hook (register_post_accumulate_grad_hook) runs on a leaf after its .grad
+ * was updated. Hooks run in the order registered and live as long as the tensor. */
+typedef ag_tensor *(*ag_grad_hook)(ag_tensor *grad, void *userdata);
+typedef void (*ag_post_accumulate_hook)(ag_tensor *leaf, void *userdata);
+void ag_register_hook(ag_tensor *t, ag_grad_hook hook, void *userdata);
+void ag_register_post_accumulate_grad_hook(ag_tensor *leaf, ag_post_accumulate_hook hook,
+                                           void *userdata);
+
+/* Backward one node at a time: begin takes ag_backward_with's arguments (NULL after an
+ * error); each step runs the next node that receives a gradient and returns it (NULL when
+ * none is left: the leaves' .grad are then final); end finishes what is left and frees the
+ * run. Between steps, grad mode and the current tape are yours. */
+typedef struct ag_backward_run ag_backward_run;
+ag_backward_run *ag_backward_begin(ag_tensor *t, const ag_tensor *gradient, bool retain_graph);
+const ag_node *ag_backward_step(ag_backward_run *run);
+void ag_backward_end(ag_backward_run *run);
+
+/* Narrated backward: while set (per thread), every backward writes to out, node by node in
+ * reverse order, the op, its file:line and local rule, the gradient arriving, and what it adds
+ * to each input (values for tensors of up to 8 elements). NULL turns it off. */
+void ag_set_backward_trace(FILE *out);
+
+/* Anomaly mode (torch.autograd.set_detect_anomaly, per thread): the first op whose forward
+ * or backward produces a NaN or an infinity is reported as an error naming the op, the
+ * file:line that recorded it and its inputs' shapes. */
+void ag_set_detect_anomaly(bool enabled);
+bool ag_is_anomaly_enabled(void);
+
+/* "Why is this grad empty?": writes into buf (as snprintf; returns buf) why t has, or has no,
+ * gradient from loss: never used by it, computed in no-grad (at file:line), detached, not
+ * requiring grad, a non-leaf without retain_grad, set to None, or backward not yet run. */
+const char *ag_explain_grad(const ag_tensor *loss, const ag_tensor *t, char *buf, size_t size);
+
+/* The graph behind root as Graphviz DOT: tensors (name, shape, and data and grad when small)
+ * and ops (name, file:line) as their own nodes; `dot -Tsvg` draws it. Returns 0, or -1 with
+ * ag_last_error() saying why (the error handler is not called: this touches a file). */
+int ag_graph_dot(const ag_tensor *root, FILE *out);
+int ag_graph_dot_file(const ag_tensor *root, const char *path);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Custom differentiable ops (torch.autograd.Function; autograd/custom.c)                    */
+/* ---------------------------------------------------------------------------------------- */
+
+/* forward computes the output from the inputs (grad mode is off inside it) and may save
+ * tensors and numbers on ctx; backward receives the output's gradient and sets
+ * grad_inputs[k] (each NULL on entry) to the gradient for input k, or leaves it NULL. */
+typedef struct ag_ctx ag_ctx;
+typedef struct ag_custom_op {
+    const char *name; /* shown as grad_fn, e.g. "SwishBackward" */
+    const char *rule; /* one line of math, for traces */
+    ag_tensor *(*forward)(ag_ctx *ctx, ag_tensor *const *inputs, int n);
+    void (*backward)(ag_ctx *ctx, ag_tensor *grad_output, ag_tensor **grad_inputs, int n);
+} ag_custom_op;
+/* Runs op on the inputs and records it; returns a tape-owned tensor, or NULL. */
+ag_tensor *ag_apply(const ag_custom_op *op, ag_tensor *const *inputs, int n);
+void ag_ctx_save(ag_ctx *ctx, ag_tensor *t);          /* up to 4, read back in order */
+ag_tensor *ag_ctx_saved(ag_ctx *ctx, int k);          /* checked for in-place changes */
+void ag_ctx_set_value(ag_ctx *ctx, int k, double v);  /* k in 0..3 */
+double ag_ctx_value(const ag_ctx *ctx, int k);
+bool ag_ctx_needs_grad(const ag_ctx *ctx, int k);     /* whether input k wants a gradient */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Checking gradients                                                                         */

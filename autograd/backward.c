@@ -6,11 +6,44 @@
  * after every node that uses its output has added its share into node->grad: the chain rule,
  * in topological order, with no recursion and no visited flags. Nodes that the loss does not
  * depend on never receive a gradient and are skipped.
+ *
+ * Leaves are not on the tape. What reaches a leaf is summed in leaf->pending_grad while the
+ * walk goes on, and added into leaf->grad once at the end (after the leaf's hooks), as
+ * PyTorch's AccumulateGrad does: a failed backward therefore leaves every .grad untouched.
+ *
+ * A run can also go one node at a time (ag_backward_begin / _step / _end), which is how
+ * ag_backward_with runs it, and how a teacher or a debugger can watch it.
  */
 #include "autograd/internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A leaf that received gradient in this run (a list in tape memory). */
+typedef struct pending_leaf {
+    ag_tensor *leaf;
+    struct pending_leaf *next;
+} pending_leaf;
+
+struct ag_backward_run {
+    ag_tensor *root;
+    ag_tape *tape;          /* where the graph lives and temporaries go */
+    int64_t next;           /* the next tape index to visit, counting down */
+    bool retain_graph;
+    bool heap;              /* made by ag_backward_begin, freed by ag_backward_end */
+    bool done;
+    uint64_t errors;        /* ag_error_count() at the start */
+    pending_leaf *leaves;
+    FILE *trace;
+};
+
+static _Thread_local ag_backward_run *running; /* the run whose step is executing */
+static _Thread_local FILE *trace_out;
+
+void ag_set_backward_trace(FILE *out) { trace_out = out; }
+
+/* ---- saved tensors ------------------------------------------------------------------------ */
 
 static const char *tensor_type_name(ag_dtype dtype) {
     return dtype == AG_FLOAT32 ? "torch.FloatTensor"
@@ -43,11 +76,11 @@ ag_tensor *ag_saved(ag_node *node, int k) {
     uint64_t now = ag_version(t);
     if (now != node->saved_version[k]) {
         char shape[AG_SHAPE_STR], maker[64] = "";
-        if (t->grad_fn) snprintf(maker, sizeof maker, ", which is output 0 of %s",
-                                 t->grad_fn->op->name);
+        if (t->grad_fn)
+            snprintf(maker, sizeof maker, ", which is output 0 of %s,", t->grad_fn->op->name);
         AG_ERROR(node->op->name,
                  "one of the variables needed for gradient computation has been modified by an "
-                 "inplace operation: [%s %s]%s, is at version %llu; expected version %llu "
+                 "inplace operation: [%s %s]%s is at version %llu; expected version %llu "
                  "instead. (It was saved by the %s node recorded at %s:%d.)",
                  tensor_type_name(t->dtype), ag_shape_str(shape, t->ndim, t->shape), maker,
                  (unsigned long long)now, (unsigned long long)node->saved_version[k],
@@ -61,6 +94,38 @@ bool ag_needs_grad(const ag_node *node, int k) {
     return node->inputs[k] && node->inputs[k]->requires_grad;
 }
 
+/* ---- narration ---------------------------------------------------------------------------- */
+
+/* Values of a small tensor ("-30", "[0.25, 0.5]"), or its shape for a large one. */
+static const char *values_str(const ag_tensor *t, char *buf, size_t size) {
+    char shape[AG_SHAPE_STR];
+    if (!t) return "None";
+    if (t->numel > 8) {
+        snprintf(buf, size, "(shape %s)", ag_shape_str(shape, t->ndim, t->shape));
+        return buf;
+    }
+    size_t n = 0;
+    if (t->ndim) n += (size_t)snprintf(buf + n, size - n, "[");
+    for (int64_t i = 0; i < t->numel && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, i ? ", %.6g" : "%.6g", ag_get(t, i));
+    if (t->ndim && n < size) snprintf(buf + n, size - n, "]");
+    return buf;
+}
+
+/* How a trace names a tensor: its label, else what made it, else its shape. */
+static const char *who(const ag_tensor *t, char *buf, size_t size) {
+    char shape[AG_SHAPE_STR];
+    if (t->name)
+        snprintf(buf, size, "%s", t->name);
+    else if (t->grad_fn)
+        snprintf(buf, size, "output of %s", t->grad_fn->op->name);
+    else
+        snprintf(buf, size, "leaf %s", ag_shape_str(shape, t->ndim, t->shape));
+    return buf;
+}
+
+/* ---- accumulating ------------------------------------------------------------------------- */
+
 /* Adds g into *slot, a gradient of t's shape; the first contribution allocates it (zeroed):
  * user-owned for a user-owned leaf's .grad, on the tape otherwise. */
 static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g) {
@@ -73,83 +138,191 @@ static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, cons
     ag_add_reduced(*slot, g);
 }
 
-/* Adds g into t's gradient: its node's grad for a non-leaf, its .grad for a leaf. */
-static void accumulate_into(ag_tensor *t, const ag_tensor *g) {
-    if (t->grad_fn)
+/* Adds g into t's gradient for this run: its node's grad, or its pending sum if a leaf. */
+static void accumulate_into(ag_backward_run *run, ag_tensor *t, const ag_tensor *g) {
+    if (t->grad_fn) {
         add_into(&t->grad_fn->grad, t, false, g);
-    else
-        add_into(&t->grad, t, !t->tape, g);
+        return;
+    }
+    if (!t->pending_grad) {
+        pending_leaf *p = ag_tape_alloc(sizeof *p);
+        if (!p) return;
+        p->leaf = t;
+        p->next = run->leaves;
+        run->leaves = p;
+    }
+    add_into(&t->pending_grad, t, false, g);
 }
 
 void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
     ag_tensor *in = node->inputs[k];
-    if (!in || !in->requires_grad || !g) return;
-    accumulate_into(in, g);
+    if (!in || !in->requires_grad || !g || !running) return;
+    if (ag_is_anomaly_enabled() && !ag_anomaly_check("backward", node, g)) return;
+    if (running->trace) {
+        /* Show what the input receives, summed to its own shape. */
+        ag_tensor *share = ag_result_like(in);
+        if (share) {
+            memset(share->data, 0, (size_t)share->numel * ag_dtype_size(share->dtype));
+            ag_add_reduced(share, g);
+            char name[96], values[256];
+            fprintf(running->trace, "      input %d (%s) += %s\n", k, who(in, name, sizeof name),
+                    values_str(share, values, sizeof values));
+        }
+    }
+    accumulate_into(running, in, g);
 }
 
-void ag_backward_with(ag_tensor *t, const ag_tensor *gradient, bool retain_graph) {
+/* ---- a run -------------------------------------------------------------------------------- */
+
+static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradient,
+                      bool retain_graph) {
     const char *op = "backward";
-    if (!ag_check_tensor(op, t, "tensors")) return;
+    if (!ag_check_tensor(op, t, "tensors")) return false;
     if (!t->requires_grad) {
         AG_ERROR(op, "element 0 of tensors does not require grad and does not have a grad_fn");
-        return;
+        return false;
     }
     char s1[AG_SHAPE_STR], s2[AG_SHAPE_STR];
     if (!gradient && t->numel != 1) {
         AG_ERROR(op, "grad can be implicitly created only for scalar outputs (the output has "
                      "shape %s)", ag_shape_str(s1, t->ndim, t->shape));
-        return;
+        return false;
     }
     if (gradient && (!ag_same_shape(gradient, t) || gradient->dtype == AG_INT64)) {
         AG_ERROR(op, "Mismatch in shape: grad_output[0] has a shape of torch.Size(%s) and "
                      "output[0] has a shape of torch.Size(%s).",
                  ag_shape_str(s1, gradient->ndim, gradient->shape),
                  ag_shape_str(s2, t->ndim, t->shape));
-        return;
+        return false;
     }
-    /* Backward computes with ops, which must record nothing; and it allocates on the tape that
-     * holds the graph. */
+    *run = (ag_backward_run){.root = t, .retain_graph = retain_graph, .trace = trace_out,
+                             .tape = t->grad_fn ? t->grad_fn->tape : ag_tape_current(),
+                             .next = t->grad_fn ? t->grad_fn->index : -1,
+                             .errors = ag_error_count()};
+    /* The seed: d t / d t = 1 for one element, else the given gradient (cast to t's dtype). */
+    ag_tape *previous = ag_tape_use(run->tape);
+    ag_tensor *seed = ag_result_like(t);
+    if (seed) {
+        for (int64_t i = 0; i < t->numel; i++) {
+            double v = gradient ? ag_get(gradient, i) : 1.0;
+            if (t->dtype == AG_FLOAT32)
+                AG_F32(seed)[i] = (float)v;
+            else
+                AG_F64(seed)[i] = v;
+        }
+        accumulate_into(run, t, seed);
+    }
+    ag_tape_use(previous);
+    if (run->trace) {
+        char name[96];
+        fprintf(run->trace, "backward from %s: %lld node(s) on the tape to walk\n",
+                who(t, name, sizeof name), (long long)(run->next + 1));
+    }
+    return seed != NULL;
+}
+
+/* Runs one node: hooks and retain_grad on its output's gradient, then its backward. */
+static void run_node(ag_backward_run *run, ag_node *node) {
+    if (node->out->hooks) node->grad = ag_run_grad_hooks(node->out, node->grad);
+    if (run->trace) {
+        char values[256];
+        fprintf(run->trace, "[%lld] %s at %s:%d    %s\n", (long long)node->index,
+                node->op->name, node->file ? node->file : "?", node->line,
+                node->op->rule ? node->op->rule : "");
+        fprintf(run->trace, "      g = %s\n", values_str(node->grad, values, sizeof values));
+    }
+    if (node->out->retains_grad) add_into(&node->out->grad, node->out, false, node->grad);
+    node->op->backward(node);
+    node->grad = NULL;
+    if (!run->retain_graph) node->released = true;
+}
+
+/* Hooks, then each leaf's pending sum into its .grad, then post-accumulate hooks. */
+static void run_flush(ag_backward_run *run) {
+    for (pending_leaf *p = run->leaves; p; p = p->next) {
+        ag_tensor *leaf = p->leaf, *g = leaf->pending_grad;
+        leaf->pending_grad = NULL;
+        if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
+        add_into(&leaf->grad, leaf, !leaf->tape, g);
+        if (run->trace) {
+            char name[96], values[256];
+            fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),
+                    values_str(leaf->grad, values, sizeof values));
+        }
+        for (ag_hook *h = leaf->hooks; h; h = h->next)
+            if (h->post) h->post(leaf, h->userdata);
+    }
+    run->leaves = NULL;
+}
+
+/* After an error: drop every gradient this run summed, so nothing half-done remains. */
+static void run_abandon(ag_backward_run *run) {
+    int64_t n;
+    ag_node **nodes = ag_tape_nodes(run->tape, &n);
+    for (int64_t i = 0; i < n; i++) nodes[i]->grad = NULL;
+    for (pending_leaf *p = run->leaves; p; p = p->next) p->leaf->pending_grad = NULL;
+    run->leaves = NULL;
+    run->done = true;
+}
+
+/* Runs the next node with a gradient; returns it, or NULL once the walk is over. */
+static ag_node *run_step(ag_backward_run *run) {
+    if (run->done) return NULL;
     ag_mode_guard guard;
     ag_guard_push(&guard);
     ag_set_grad_enabled(false);
-    ag_tape_use(t->grad_fn ? t->grad_fn->tape : ag_tape_current());
-    uint64_t errors = ag_error_count();
-
-    ag_tensor *seed = ag_result_like(t);
-    if (seed) {
-        if (gradient)
-            for (int64_t i = 0; i < t->numel; i++) {
-                if (t->dtype == AG_FLOAT32)
-                    AG_F32(seed)[i] = (float)ag_get(gradient, i);
-                else
-                    AG_F64(seed)[i] = ag_get(gradient, i);
-            }
-        else if (t->dtype == AG_FLOAT32)
-            AG_F32(seed)[0] = 1.0f;
-        else
-            AG_F64(seed)[0] = 1.0;
+    ag_tape_use(run->tape);
+    ag_backward_run *outer = running;
+    running = run;
+    int64_t n;
+    ag_node **nodes = ag_tape_nodes(run->tape, &n);
+    ag_node *ran = NULL;
+    while (run->next >= 0 && !ran) {
+        ag_node *node = nodes[run->next--];
+        if (!node->grad) continue;
+        run_node(run, node);
+        ran = node;
     }
-    if (!seed) {
-        /* out of memory, reported */
-    } else if (!t->grad_fn) {
-        accumulate_into(t, seed); /* a leaf: d t / d t = 1 */
-    } else {
-        int64_t n;
-        ag_node **nodes = ag_tape_nodes(t->grad_fn->tape, &n);
-        accumulate_into(t, seed);
-        for (int64_t i = t->grad_fn->index; i >= 0; i--) {
-            ag_node *node = nodes[i];
-            if (!node->grad) continue;
-            if (node->out->retains_grad) add_into(&node->out->grad, node->out, false, node->grad);
-            node->op->backward(node);
-            node->grad = NULL;
-            if (!retain_graph) node->released = true;
-            if (ag_error_count() != errors) break; /* a handler returned: stop here */
-        }
-        if (ag_error_count() != errors) /* leave no half-summed gradient behind */
-            for (int64_t i = 0; i < n; i++) nodes[i]->grad = NULL;
+    if (ag_error_count() != run->errors) {
+        run_abandon(run);
+        ran = NULL;
+    } else if (!ran) {
+        run_flush(run);
+        run->done = true;
     }
+    running = outer;
     ag_guard_pop(&guard);
+    return ran;
+}
+
+/* ---- the public API ----------------------------------------------------------------------- */
+
+void ag_backward_with(ag_tensor *t, const ag_tensor *gradient, bool retain_graph) {
+    ag_backward_run run;
+    if (!run_begin(&run, t, gradient, retain_graph)) return;
+    while (run_step(&run)) continue;
 }
 
 void ag_backward(ag_tensor *loss) { ag_backward_with(loss, NULL, false); }
+
+ag_backward_run *ag_backward_begin(ag_tensor *t, const ag_tensor *gradient, bool retain_graph) {
+    ag_backward_run *run = malloc(sizeof *run);
+    if (!run) {
+        AG_ERROR("backward", "out of memory");
+        return NULL;
+    }
+    if (!run_begin(run, t, gradient, retain_graph)) {
+        free(run);
+        return NULL;
+    }
+    run->heap = true;
+    return run;
+}
+
+const ag_node *ag_backward_step(ag_backward_run *run) { return run ? run_step(run) : NULL; }
+
+void ag_backward_end(ag_backward_run *run) {
+    if (!run) return;
+    while (run_step(run)) continue;
+    if (run->heap) free(run);
+}

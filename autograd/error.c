@@ -53,6 +53,14 @@ void ag_error_at(const char *file, int line, const char *op, const char *fmt, ..
     handler(last_error, handler_userdata);
 }
 
+int ag_status_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 const char *ag_shape_str(char *buf, int ndim, const int64_t *shape) {
     size_t n = 0;
     buf[n++] = '[';

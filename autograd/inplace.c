@@ -4,9 +4,10 @@
  * t.op_(other) is computed as r = op(t, other) and written back into t's memory. Without a
  * graph (no-grad mode, or nothing requires grad) that is all, plus a version bump. With one,
  * t's history must go on: the node that made r is given t as its output, and its input is a
- * "shadow" of t as it was before (same data, the old grad_fn), so gradients still reach t's
- * past. If a node saved t's old value, the version bump makes its backward fail with
- * PyTorch's "modified by an inplace operation" error rather than use the new value.
+ * "shadow" of t as it was before (a copy of its values, with the old grad_fn), so gradients
+ * still reach t's past and the new node can save t's old values (as torch saves "original
+ * self"). A node recorded earlier that saved t itself sees the version bump, and its backward
+ * fails with PyTorch's "modified by an inplace operation" error rather than use new values.
  */
 #include "autograd/internal.h"
 
@@ -31,16 +32,14 @@ bool ag_check_writable(const char *op, const ag_tensor *t) {
     return true;
 }
 
-/* A tape-owned copy of t's struct: t as it is now, sharing its data and version counter. */
+/* t as it is now, as a tape-owned tensor with its own copy of the values and t's history. */
 static ag_tensor *shadow_of(ag_tensor *t) {
-    ag_tensor *old = ag_tape_alloc(sizeof *old);
+    ag_tensor *old = ag_result_like(t);
     if (!old) return NULL;
-    *old = *t;
-    old->tape = ag_tape_current();
-    old->base = t->base ? t->base : t;
-    old->owns_data = false;
-    old->grad = NULL;
-    old->retains_grad = false;
+    memcpy(old->data, t->data, (size_t)t->numel * ag_dtype_size(t->dtype));
+    old->grad_fn = t->grad_fn;
+    old->requires_grad = t->requires_grad;
+    old->name = t->name;
     return old;
 }
 

@@ -48,7 +48,32 @@ struct ag_node {
     const char *file;                 /* the user's call that recorded it */
     int line;
     bool released;                    /* its saved tensors were freed by a backward */
+    struct ag_ctx *ctx;               /* a custom op's context (autograd/custom.c), or NULL */
 };
+
+/* How a tensor came to be (tensor->origin), for ag_explain_grad. */
+enum {
+    AG_MADE_BY_USER = 0,     /* a creation function: yours */
+    AG_MADE_BY_OP = 1,       /* an op, with grad mode on */
+    AG_MADE_WITHOUT_GRAD = 2, /* an op, with grad mode off */
+    AG_MADE_BY_DETACH = 3,
+    AG_GRAD_CLEARED = 0x80,  /* flag: ag_set_grad_none dropped its grad (at file:line) */
+};
+
+/* A hook on a tensor's gradient; a list in registration order. */
+typedef struct ag_hook {
+    ag_grad_hook grad;                /* one of the two is set */
+    ag_post_accumulate_hook post;
+    void *userdata;
+    struct ag_hook *next;
+} ag_hook;
+/* Runs t's gradient hooks on g; returns the gradient to use (g or a replacement). */
+ag_tensor *ag_run_grad_hooks(ag_tensor *t, ag_tensor *g);
+/* Frees the hook list of a tensor the user owns. */
+void ag_free_hooks(ag_tensor *t);
+
+/* Anomaly mode: reports an error if t holds a NaN or an infinity (op: what made it). */
+bool ag_anomaly_check(const char *what, const ag_node *node, const ag_tensor *t);
 
 /* Appends a node for op to the current tape if grad mode is on and an input requires grad;
  * then out becomes its output (requires_grad, grad_fn). Returns NULL when nothing is
@@ -71,12 +96,12 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
-/* A new tape-owned tensor, data uninitialised (64-byte aligned). */
+/* A new tape-owned tensor, data uninitialised (64-byte aligned from 64 bytes up). */
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_result_like(const ag_tensor *t);
 /* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape);
-/* size bytes of tape memory, 64-byte aligned, valid until the next reset of the current tape. */
+/* size bytes of tape memory (aligned as ag_result's data), valid until the next reset of the current tape. */
 void *ag_tape_alloc(size_t size);
 /* A scalar as a tape-owned 0-d tensor of dtype (torch's "wrapped number"). */
 ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype);
@@ -103,6 +128,14 @@ typedef struct ag_mode_guard {
 void ag_guard_push(ag_mode_guard *guard);
 void ag_guard_pop(ag_mode_guard *guard);
 void ag_guard_unwind(void);
+
+/* Records an error message for ag_last_error() without calling the handler: for functions
+ * that touch files and return a status instead. Always returns -1. */
+int ag_status_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* How many errors this thread has reported: lets a loop notice that a handler returned. */
 uint64_t ag_error_count(void);

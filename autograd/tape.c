@@ -9,6 +9,7 @@
  */
 #include "autograd/internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct ag_tape {
 static _Thread_local ag_tape default_tape;
 static _Thread_local ag_tape *current_tape;
 static _Thread_local bool grad_disabled;
+static _Thread_local bool anomaly;
 static _Thread_local const char *site_file;
 static _Thread_local int site_line;
 
@@ -47,6 +49,30 @@ bool ag_set_grad_enabled(bool enabled) {
     bool previous = !grad_disabled;
     grad_disabled = !enabled;
     return previous;
+}
+
+void ag_set_detect_anomaly(bool enabled) { anomaly = enabled; }
+
+bool ag_is_anomaly_enabled(void) { return anomaly; }
+
+bool ag_anomaly_check(const char *what, const ag_node *node, const ag_tensor *t) {
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = t->dtype == AG_FLOAT32 ? AG_F32(t)[i] : AG_F64(t)[i];
+        if (isfinite(v)) continue;
+        char shapes[4 * AG_SHAPE_STR] = "", one[AG_SHAPE_STR];
+        size_t n = 0;
+        for (int k = 0; k < node->ninputs && n < sizeof shapes - AG_SHAPE_STR; k++) {
+            const ag_tensor *in = node->inputs[k];
+            n += (size_t)snprintf(shapes + n, sizeof shapes - n, k ? ", %s" : "%s",
+                                  in ? ag_shape_str(one, in->ndim, in->shape) : "None");
+        }
+        AG_ERROR("anomaly", "Function '%s' (recorded at %s:%d, inputs of shape %s) returned %s "
+                            "values in its %s output.",
+                 node->op->name, node->file ? node->file : "?", node->line, shapes,
+                 isnan(v) ? "nan" : "inf", what);
+        return false;
+    }
+    return true;
 }
 
 void ag_here(const char *file, int line) {
@@ -159,17 +185,20 @@ static chunk *chunk_new(size_t size) {
     return c;
 }
 
+/* Blocks of 64 bytes or more start on a 64-byte boundary (a cache line, and room for any
+ * SIMD load); smaller ones on 16, so the million small tensors of a scalar graph stay small. */
 static void *tape_alloc(ag_tape *tape, size_t size) {
-    size = (size + 63) & ~(size_t)63;
-    if (size == 0) size = 64;
+    size_t align = size >= 64 ? 64 : 16;
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0) size = 16;
     /* Walk the chunks kept from earlier steps; take the first with room. */
     chunk *prev = NULL;
     for (chunk *c = tape->current; c; prev = c, c = c->next) {
-        if (c->size - c->used >= size) {
+        size_t start = (c->used + align - 1) & ~(align - 1);
+        if (start <= c->size && c->size - start >= size) {
             tape->current = c;
-            void *p = (char *)c + CHUNK_HEADER + c->used;
-            c->used += size;
-            return p;
+            c->used = start + size;
+            return (char *)c + CHUNK_HEADER + start;
         }
     }
     size_t last = prev ? prev->size : 0;
@@ -206,6 +235,9 @@ ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
     t->numel = numel;
     t->data = data;
     t->tape = tape;
+    t->origin = grad_disabled ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
+    t->file = site_file;
+    t->line = site_line;
     return t;
 }
 
@@ -223,6 +255,9 @@ ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape) {
     t->data = base->data;
     t->base = base->base ? base->base : base;
     t->tape = tape;
+    t->origin = grad_disabled ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
+    t->file = site_file;
+    t->line = site_line;
     return t;
 }
 
@@ -255,7 +290,13 @@ static bool push(void ***array, int64_t *n, int64_t *capacity, void *item) {
 }
 
 ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs) {
-    if (grad_disabled || !out) return NULL;
+    if (!out) return NULL;
+    if (anomaly && out->dtype != AG_INT64) {
+        ag_node probe = {.op = op, .ninputs = ninputs, .inputs = (ag_tensor **)inputs,
+                         .file = site_file, .line = site_line};
+        if (!ag_anomaly_check("forward", &probe, out)) return NULL;
+    }
+    if (grad_disabled) return NULL;
     ag_tape *tape = ag_tape_current();
     bool any = false;
     for (int i = 0; i < ninputs; i++) {

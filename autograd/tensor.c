@@ -156,16 +156,25 @@ ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dtype) 
     }
     ag_tensor *t = user_tensor("ag_linspace", dtype, 1, (int64_t[]){steps});
     if (!t) return NULL;
-    /* As torch: the first half counts up from start, the second half down from end. */
-    double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0.0;
+    /* As torch: the first half counts up from start, the second half down from end, in the
+     * tensor's own precision, each value one fused multiply-add as torch's vectorised kernel
+     * computes it (bit for bit: tests/fixtures/tensor.h). */
     int64_t half = steps / 2;
+    if (dtype == AG_FLOAT32) {
+        float step = steps > 1 ? ((float)end - (float)start) / (float)(steps - 1) : 0.0f;
+        for (int64_t i = 0; i < steps; i++)
+            AG_F32(t)[i] = i < half ? fmaf(step, (float)i, (float)start)
+                                    : fmaf(-step, (float)(steps - i - 1), (float)end);
+        return t;
+    }
+    double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0.0;
     for (int64_t i = 0; i < steps; i++) {
-        double v = i < half ? start + step * (double)i : end - step * (double)(steps - i - 1);
-        switch (dtype) {
-        case AG_FLOAT32: AG_F32(t)[i] = (float)v; break;
-        case AG_FLOAT64: AG_F64(t)[i] = v; break;
-        case AG_INT64: AG_I64(t)[i] = (int64_t)v; break;
-        }
+        double v = i < half ? fma(step, (double)i, start)
+                            : fma(-step, (double)(steps - i - 1), end);
+        if (dtype == AG_FLOAT64)
+            AG_F64(t)[i] = v;
+        else
+            AG_I64(t)[i] = (int64_t)v;
     }
     return t;
 }
@@ -206,6 +215,7 @@ void ag_tensor_free(ag_tensor *t) {
         return;
     }
     ag_tensor_free(t->grad);
+    ag_free_hooks(t);
     if (t->owns_data) free(t->data);
     free(t);
     live_tensors--;
@@ -246,6 +256,8 @@ void ag_set_grad_none(ag_tensor *t) {
     if (!ag_check_tensor("ag_set_grad_none", t, "self") || !t->grad) return;
     if (!t->grad->tape) ag_tensor_free(t->grad);
     t->grad = NULL;
+    t->origin |= AG_GRAD_CLEARED; /* remembered for ag_explain_grad, with where */
+    if (!t->tape) ag_site(&t->file, &t->line);
 }
 
 ag_tensor *ag_set_name(ag_tensor *t, const char *name) {

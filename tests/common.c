@@ -17,7 +17,7 @@ void ag_test_init(void) {
     ag_set_grad_enabled(true);
 }
 
-void ag_test_fini(void) {
+void ag_test_check_leaks(void) {
     ag_tape_reset(NULL);
     int64_t live = ag_live_tensors();
     cr_assert_eq(live, 0, "leak: %lld tensor(s) created by the test were not freed",

@@ -3,8 +3,9 @@
  * with expected values, gradchecks, and the leak check that fails a test.
  *
  * Each test file declares its suite with AG_TEST_SUITE(name): before each test the error
- * handler is installed; after it the current tape is released and the test fails if any
- * tensor it created is still alive (Criterion would not notice a leak on its own).
+ * handler is installed. Test(...) is Criterion's, wrapped so that after the test's body the
+ * current tape is released and the test FAILS if any tensor it created is still alive.
+ * (Criterion ignores failures in a .fini function, so the check has to run inside the test.)
  */
 #ifndef AG_TESTS_COMMON_H
 #define AG_TESTS_COMMON_H
@@ -17,8 +18,18 @@
 #include <string.h>
 
 void ag_test_init(void);
-void ag_test_fini(void);
-#define AG_TEST_SUITE(name) TestSuite(name, .init = ag_test_init, .fini = ag_test_fini)
+void ag_test_check_leaks(void);
+#define AG_TEST_SUITE(name) TestSuite(name, .init = ag_test_init)
+
+#undef Test
+#define Test(...) CR_EXPAND(AG_TEST_(__VA_ARGS__, .sentinel_ = 0))
+#define AG_TEST_(suite, name, ...)                                                             \
+    static void ag_test_body_##suite##_##name(void);                                           \
+    CR_EXPAND(CR_TEST_BASE(suite, name, __VA_ARGS__)) {                                        \
+        ag_test_body_##suite##_##name();                                                       \
+        ag_test_check_leaks();                                                                 \
+    }                                                                                          \
+    static void ag_test_body_##suite##_##name(void)
 
 /* EXPECT_ERROR(statement, "part of the message"): the statement must report an error whose
  * message contains the text. The handler longjmps back here, as a program's own might. */

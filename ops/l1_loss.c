@@ -1,0 +1,39 @@
+/*
+ * l1_loss.c - the mean absolute error, |input - target|, averaged, summed, or kept.
+ *
+ *   forward:  l = |input - target|                    input, target broadcast to l's shape
+ *             out = mean(l) (0-d) | sum(l) (0-d) | l  by reduction
+ *   backward: dinput  += sign(input - target) * g     (/ numel(l) for mean; sign(0) = 0)
+ *             dtarget += -sign(input - target) * g
+ *
+ * No backward of its own: torch 1.13 builds l1_loss from other ops (at::l1_loss is
+ * `apply_loss_reduction((input - target).abs(), reduction)`), and so do we, from ag_sub,
+ * ag_abs and ag_mean / ag_sum. The graph is torch's: the final node is MeanBackward0,
+ * SumBackward0 or AbsBackward0 (reduction none), fed by AbsBackward0 and SubBackward0.
+ * Where input - target is 0 the gradient is 0, as abs's sign(0) = 0 makes it.
+ *
+ * Shapes broadcast as in mse_loss (torch warns there; we cannot: see ops/mse_loss.c). One
+ * difference: a 0-d float64 target does not promote a float32 input here (ag_sub's rule),
+ * where torch's broadcast first makes it promote; give both the same dtype to be exact.
+ */
+#include "autograd/internal.h"
+
+ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction) {
+    const char *op = "l1_loss";
+    if (!ag_check_tensor(op, input, "input") || !ag_check_tensor(op, target, "target")) return NULL;
+    if (reduction != AG_REDUCTION_MEAN && reduction != AG_REDUCTION_SUM &&
+        reduction != AG_REDUCTION_NONE) {
+        AG_ERROR(op, "%d is not a valid value for reduction", (int)reduction);
+        return NULL;
+    }
+    if (!ag_check_floating(op, input) || !ag_check_floating(op, target)) return NULL;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    if (!ag_broadcast_shape(op, input->ndim, input->shape, target->ndim, target->shape, &ndim,
+                            shape))
+        return NULL;
+    ag_tensor *diff = ag_sub(input, target);
+    ag_tensor *l = diff ? ag_abs(diff) : NULL;
+    if (!l || reduction == AG_REDUCTION_NONE) return l;
+    return reduction == AG_REDUCTION_MEAN ? ag_mean(l) : ag_sum(l);
+}

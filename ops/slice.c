@@ -1,0 +1,89 @@
+/*
+ * slice.c - x[start:end:step] along one dim.
+ *
+ *   forward:  x: (A, N, B)  ->  out: (A, L, B)       out[a, j, b] = x[a, start + j*step, b]
+ *             start and end count from the end when negative and are clamped to [0, N] as
+ *             Python's slices are; L = ceil((end - start) / step), 0 if end <= start; step > 0
+ *   backward: dx[a, start + j*step, b] += g[a, j, b]; the rest of dx gets 0
+ * A contiguous copy: torch returns a view, but here every tensor is contiguous. For "to the
+ * end" pass INT64_MAX as end.
+ */
+#include "autograd/internal.h"
+
+#include <string.h>
+
+/* out[o, j, i] = x[o, start + j * step, i], both seen as (outer, size, inner) around dim. */
+static void slice_forward(const ag_tensor *x, int dim, int64_t start, int64_t step,
+                          ag_tensor *out) {
+    int64_t outer, size, inner, len = out->shape[dim];
+    ag_split_dim(x, dim, &outer, &size, &inner);
+    size_t run = (size_t)inner * ag_dtype_size(x->dtype);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < len; j++)
+            memcpy((char *)out->data + (size_t)(o * len + j) * run,
+                   (const char *)x->data + (size_t)(o * size + start + j * step) * run, run);
+}
+
+static void slice_backward(ag_node *node) {
+    const ag_tensor *x = node->inputs[0];
+    ag_tensor *g = node->grad;
+    int dim = (int)node->iarg[0];
+    int64_t start = node->iarg[1], step = node->iarg[2], len = g->shape[dim];
+    int64_t outer, size, inner;
+    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    if (!dx) return;
+    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
+    ag_split_dim(x, dim, &outer, &size, &inner);
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t j = 0; j < len; j++) {
+            int64_t to = (o * size + start + j * step) * inner, from = (o * len + j) * inner;
+            for (int64_t i = 0; i < inner; i++) {
+                if (g->dtype == AG_FLOAT32)
+                    AG_F32(dx)[to + i] += AG_F32(g)[from + i];
+                else
+                    AG_F64(dx)[to + i] += AG_F64(g)[from + i];
+            }
+        }
+    }
+    ag_accumulate(node, 0, dx);
+}
+
+static const ag_op slice_op = {
+    .name = "SliceBackward0",
+    .rule = "dx = g placed at start:end:step along dim, 0 elsewhere",
+    .backward = slice_backward,
+};
+
+ag_tensor *ag_slice(ag_tensor *x, int dim, int64_t start, int64_t end, int64_t step) {
+    const char *op = "slice";
+    if (!ag_check_tensor(op, x, "self")) return NULL;
+    if (x->ndim == 0) {
+        AG_ERROR(op, "slice() cannot be applied to a 0-dim tensor.");
+        return NULL;
+    }
+    if (!ag_check_dim(op, x->ndim, &dim)) return NULL;
+    if (step <= 0) {
+        AG_ERROR(op, "slice step must be positive");
+        return NULL;
+    }
+    int64_t size = x->shape[dim];
+    /* Python's clamping, as torch's slice (no overflow: start < 0 here adds at most size) */
+    if (start < 0) start += size;
+    if (end < 0) end += size;
+    start = start < 0 ? 0 : start > size ? size : start;
+    end = end < start ? start : end > size ? size : end;
+    int64_t len = end == start ? 0 : (end - start - 1) / step + 1; /* ceil, without overflow */
+    int64_t shape[AG_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[dim] = len;
+    ag_tensor *out = ag_result(x->dtype, x->ndim, shape);
+    if (!out) return NULL;
+    slice_forward(x, dim, start, step, out);
+    ag_node *node = ag_record(&slice_op, out, 1, &x);
+    if (node) {
+        node->iarg[0] = dim;
+        node->iarg[1] = start;
+        node->iarg[2] = step;
+    }
+    return out;
+}

@@ -1,0 +1,32 @@
+/*
+ * tanh.c - the hyperbolic tangent, tanh x.
+ *
+ *   forward:  y = tanh x              x: any shape
+ *   backward: dx += g * (1 - y^2)     (x's shape)
+ * The output is saved, as torch's TanhBackward0 saves it.
+ */
+#include "autograd/internal.h"
+
+#include <tgmath.h>
+
+AG_UNARY_KERNEL(tanh_kernel, tanh(x));
+AG_BINARY_KERNEL(tanh_grad_kernel, a * (1 - b * b)); /* a = g, b = y */
+
+static void tanh_backward(ag_node *node) {
+    ag_tensor *y = ag_saved(node, 0);
+    if (!y) return;
+    ag_accumulate(node, 0, ag_binary_map("tanh_backward", &tanh_grad_kernel, node->grad, y));
+}
+
+static const ag_op tanh_op = {
+    .name = "TanhBackward0",
+    .rule = "dx = g * (1 - tanh(x)^2)",
+    .backward = tanh_backward,
+};
+
+ag_tensor *ag_tanh(ag_tensor *x) {
+    if (!ag_check_tensor("tanh", x, "self") || !ag_check_floating("tanh", x)) return NULL;
+    ag_tensor *out = ag_unary_map(&tanh_kernel, x, NULL);
+    ag_save(ag_record(&tanh_op, out, 1, &x), out);
+    return out;
+}
