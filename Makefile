@@ -23,11 +23,12 @@ DEBIAN_PACKAGES = libcriterion-dev libxxhash-dev libopenblas-dev pkg-config
 LIB_SRC = $(wildcard autograd/*.c ops/*.c optim/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-HEADERS = autograd/autograd.h autograd/random.h ops/ops.h optim/optim.h
+HEADERS = autograd/autograd.h autograd/random.h autograd/safetensors.h ops/ops.h optim/optim.h
 
-.PHONY: all deps lib examples run test test-asan test-valgrind check install clean format
+.PHONY: all deps lib examples benches bench run test check-examples test-asan test-valgrind install clean format
 
 all: lib examples ## the libraries and the examples
 
@@ -47,8 +48,14 @@ examples: $(EXAMPLES) ## every examples/NAME.c as build/examples/NAME
 run: all ## build, then run the seed's first training loop in C
 	./$(BUILD)/examples/seed_loop
 
-test: all $(BUILD)/tests/suite ## build, then run the Criterion suite (leaks fail it)
+test: all $(BUILD)/tests/suite check-examples ## build, run the examples' checks and the suite
 	./$(BUILD)/tests/suite $(TEST_ARGS)
+
+check-examples: examples ## each examples/NAME with tests/expected/NAME.txt prints exactly that
+	@for f in tests/expected/*.txt; do n=$$(basename $$f .txt); \
+	  ./$(BUILD)/examples/$$n | diff -u $$f - >/dev/null \
+	    || { echo "check-examples: $$n differs from $$f:"; ./$(BUILD)/examples/$$n | diff -u $$f -; exit 1; }; \
+	  echo "check-examples: $$n prints $$f exactly"; done
 
 # Criterion runs each test in a child process and ignores how the child exits after its test
 # passed, so a leak reported at exit would pass unseen: the sanitizers and valgrind write to log
@@ -89,6 +96,15 @@ $(BUILD)/libautograd.so: $(LIB_OBJ)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libautograd.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $< $(BUILD)/libautograd.a $(PKG_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libautograd.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $< $(BUILD)/libautograd.a $(PKG_LIBS)
+
+benches: $(BENCHES) ## every bench/NAME.c as build/bench/NAME
+
+bench: benches ## run each workload here and in PyTorch; write bench/RESULTS.md
+	BUILD=$(BUILD) bash bench/run.sh
 
 $(BUILD)/tests/suite: $(TEST_OBJ) $(BUILD)/libautograd.a
 	@mkdir -p $(@D)

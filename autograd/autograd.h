@@ -353,6 +353,7 @@ void ag_here(const char *file, int line);
 #endif
 
 #include "autograd/random.h"
+#include "autograd/safetensors.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
 

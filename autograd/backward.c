@@ -91,7 +91,7 @@ ag_tensor *ag_saved(ag_node *node, int k) {
 }
 
 bool ag_needs_grad(const ag_node *node, int k) {
-    return node->inputs[k] && node->inputs[k]->requires_grad;
+    return node->input_needs[k];
 }
 
 /* ---- narration ---------------------------------------------------------------------------- */
@@ -138,10 +138,11 @@ static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, cons
     ag_add_reduced(*slot, g);
 }
 
-/* Adds g into t's gradient for this run: its node's grad, or its pending sum if a leaf. */
-static void accumulate_into(ag_backward_run *run, ag_tensor *t, const ag_tensor *g) {
-    if (t->grad_fn) {
-        add_into(&t->grad_fn->grad, t, false, g);
+/* Adds g into t's gradient for this run: fn's grad where fn made t (when the edge was
+ * recorded), else t's pending sum as a leaf. */
+static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, const ag_tensor *g) {
+    if (fn) {
+        add_into(&fn->grad, t, false, g);
         return;
     }
     if (!t->pending_grad) {
@@ -156,7 +157,7 @@ static void accumulate_into(ag_backward_run *run, ag_tensor *t, const ag_tensor 
 
 void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
     ag_tensor *in = node->inputs[k];
-    if (!in || !in->requires_grad || !g || !running) return;
+    if (!node->input_needs[k] || !g || !running) return;
     if (ag_is_anomaly_enabled() && !ag_anomaly_check("backward", node, g)) return;
     if (running->trace) {
         /* Show what the input receives, summed to its own shape. */
@@ -169,7 +170,7 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
                     values_str(share, values, sizeof values));
         }
     }
-    accumulate_into(running, in, g);
+    accumulate_into(running, in, node->input_fns[k], g);
 }
 
 /* ---- a run -------------------------------------------------------------------------------- */
@@ -210,7 +211,7 @@ static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradi
             else
                 AG_F64(seed)[i] = v;
         }
-        accumulate_into(run, t, seed);
+        accumulate_into(run, t, t->grad_fn, seed);
     }
     ag_tape_use(previous);
     if (run->trace) {

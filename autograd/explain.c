@@ -41,8 +41,8 @@ static bool *mark_ancestors(const ag_tensor *root, ag_node ***nodes_out) {
     for (int64_t i = root->grad_fn->index; i >= 0; i--) {
         if (!marked[i]) continue;
         for (int k = 0; k < nodes[i]->ninputs; k++) {
-            const ag_tensor *in = nodes[i]->inputs[k];
-            if (in && in->grad_fn && in->grad_fn->tape == tape) marked[in->grad_fn->index] = true;
+            const ag_node *fn = nodes[i]->input_fns[k];
+            if (fn && fn->tape == tape) marked[fn->index] = true;
         }
     }
     *nodes_out = nodes;
@@ -145,7 +145,7 @@ int ag_graph_dot(const ag_tensor *root, FILE *out) {
             const ag_tensor *in = node->inputs[k];
             if (!in) continue;
             /* Inputs made by a marked node are drawn as that node's output. */
-            if (!in->grad_fn) dot_tensor(out, in, false);
+            if (!node->input_fns[k]) dot_tensor(out, in, false);
             fprintf(out, "  t%p -> n%p;\n", (const void *)in, (const void *)node);
         }
     }

@@ -63,15 +63,17 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
             for (int64_t k = 0; k < n && x->grad; k++) analytic[j * n + k] = ag_get(x->grad, k);
         }
         ag_set_grad_none(x);
+        double *plus = calloc((size_t)m + 1, sizeof *plus);
         for (int64_t k = 0; k < n; k++) {
             double v = ag_get(x, k);
+            /* f(x + eps) is read out before x changes again: f may return a view of x. */
             set(x, k, v + eps);
-            ag_tensor *plus = evaluate(f, ctx, inputs);
+            ag_tensor *y_plus = evaluate(f, ctx, inputs);
+            for (int64_t j = 0; j < m && y_plus; j++) plus[j] = ag_get(y_plus, j);
             set(x, k, v - eps);
-            ag_tensor *minus = evaluate(f, ctx, inputs);
-            set(x, k, v);
-            for (int64_t j = 0; j < m && plus && minus; j++) {
-                double numeric = (ag_get(plus, j) - ag_get(minus, j)) / (2 * eps);
+            ag_tensor *y_minus = evaluate(f, ctx, inputs);
+            for (int64_t j = 0; j < m && y_plus && y_minus; j++) {
+                double numeric = (plus[j] - ag_get(y_minus, j)) / (2 * eps);
                 double a = analytic[j * n + k], err = fabs(a - numeric);
                 double rel = err / (fabs(numeric) > 0 ? fabs(numeric) : 1.0);
                 bool bad = !(err <= atol + rtol * fabs(numeric));
@@ -83,7 +85,9 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
                                                   .rel_error = rel};
                 }
             }
+            set(x, k, v);
         }
+        free(plus);
         free(analytic);
     }
     if (!y) worst.ok = false;

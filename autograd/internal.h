@@ -37,6 +37,11 @@ struct ag_node {
     ag_tensor *out;                   /* the tensor this node made */
     int ninputs;
     ag_tensor **inputs;               /* ninputs pointers (tape memory) */
+    /* The graph's edges, fixed when the node is recorded (as torch's next_edges): the node
+     * that had made input k then, and whether input k wanted a gradient then. An in-place op
+     * later gives the tensor a new grad_fn; gradients for this node still go to the old one. */
+    ag_node **input_fns;
+    bool *input_needs;
     int nsaved;
     ag_tensor *saved[AG_MAX_SAVED];   /* tensors backward needs, read via ag_saved() */
     uint64_t saved_version[AG_MAX_SAVED];

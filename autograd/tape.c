@@ -224,7 +224,14 @@ void *ag_tape_alloc(size_t size) { return tape_alloc(ag_tape_current(), size); }
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
     ag_tape *tape = ag_tape_current();
     int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) numel *= shape[d];
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] != 0 && numel > INT64_MAX / 16 / shape[d]) {
+            char s[AG_SHAPE_STR];
+            AG_ERROR("ag_result", "a tensor of shape %s is too large", ag_shape_str(s, ndim, shape));
+            return NULL;
+        }
+        numel *= shape[d];
+    }
     ag_tensor *t = tape_alloc(tape, sizeof *t);
     void *data = tape_alloc(tape, (size_t)numel * ag_dtype_size(dtype));
     if (!t || !data) return NULL;
@@ -312,13 +319,21 @@ ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *cons
     if (!any) return NULL;
     ag_node *node = tape_alloc(tape, sizeof *node);
     ag_tensor **ins = tape_alloc(tape, (size_t)ninputs * sizeof *ins);
-    if (!node || !ins) return NULL;
+    ag_node **fns = tape_alloc(tape, (size_t)ninputs * sizeof *fns);
+    bool *needs = tape_alloc(tape, (size_t)ninputs);
+    if (!node || !ins || !fns || !needs) return NULL;
     memset(node, 0, sizeof *node);
-    memcpy(ins, inputs, (size_t)ninputs * sizeof *ins);
+    for (int i = 0; i < ninputs; i++) {
+        ins[i] = inputs[i];
+        fns[i] = inputs[i] ? inputs[i]->grad_fn : NULL;
+        needs[i] = inputs[i] && inputs[i]->requires_grad;
+    }
     node->op = op;
     node->out = out;
     node->ninputs = ninputs;
     node->inputs = ins;
+    node->input_fns = fns;
+    node->input_needs = needs;
     node->tape = tape;
     node->index = tape->nnodes;
     node->file = site_file;

@@ -34,9 +34,9 @@ static void bce_with_logits_backward(ag_node *node) {
     if (!x || !t) return;
     double n = node->iarg[0] == AG_REDUCTION_MEAN ? (double)x->numel : 1.0;
     if (ag_needs_grad(node, 0)) {
-        ag_tensor *d = ag_mul(ag_binary_map("binary_cross_entropy_with_logits_backward",
-                                            &bce_dinput_kernel, x, t),
-                              node->grad);
+        ag_tensor *d = ag_mul(
+            ag_binary_map("binary_cross_entropy_with_logits_backward", &bce_dinput_kernel, x, t),
+            node->grad);
         ag_accumulate(node, 0, d && n != 1.0 ? ag_div_scalar(d, n) : d);
     }
     if (ag_needs_grad(node, 1)) {
@@ -72,7 +72,7 @@ ag_tensor *ag_binary_cross_entropy_with_logits(ag_tensor *input, ag_tensor *targ
     ag_tensor *x = ag_cast(input, dtype), *t = ag_cast(target, dtype);
     ag_tensor *l = x && t ? ag_binary_map(op, &bce_kernel, x, t) : NULL;
     if (!l) return NULL;
-    ag_tensor *out = reduction == AG_REDUCTION_NONE ? l
+    ag_tensor *out = reduction == AG_REDUCTION_NONE   ? l
                      : reduction == AG_REDUCTION_MEAN ? ag_mean(l)
                                                       : ag_sum(l);
     ag_node *node = ag_record(&bce_with_logits_op, out, 2, (ag_tensor *[]){input, target});

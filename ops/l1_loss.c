@@ -12,9 +12,10 @@
  * SumBackward0 or AbsBackward0 (reduction none), fed by AbsBackward0 and SubBackward0.
  * Where input - target is 0 the gradient is 0, as abs's sign(0) = 0 makes it.
  *
- * Shapes broadcast as in mse_loss (torch warns there; we cannot: see ops/mse_loss.c). One
- * difference: a 0-d float64 target does not promote a float32 input here (ag_sub's rule),
- * where torch's broadcast first makes it promote; give both the same dtype to be exact.
+ * Shapes broadcast as in mse_loss (torch warns there; we cannot: see ops/mse_loss.c).
+ * float32 with float64 computes in float64, even with a 0-d operand (torch broadcasts before
+ * subtracting, so nothing is 0-d by then; ag_sub alone would keep a 0-d float64 from
+ * promoting): the float32 one is converted first, which adds a ToCopyBackward0 node.
  */
 #include "autograd/internal.h"
 
@@ -32,6 +33,11 @@ ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction reductio
     if (!ag_broadcast_shape(op, input->ndim, input->shape, target->ndim, target->shape, &ndim,
                             shape))
         return NULL;
+    if (input->dtype != target->dtype) {
+        input = ag_to(input, AG_FLOAT64);
+        target = input ? ag_to(target, AG_FLOAT64) : NULL;
+        if (!target) return NULL;
+    }
     ag_tensor *diff = ag_sub(input, target);
     ag_tensor *l = diff ? ag_abs(diff) : NULL;
     if (!l || reduction == AG_REDUCTION_NONE) return l;

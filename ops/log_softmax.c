@@ -15,39 +15,42 @@
 
 #include <tgmath.h>
 
-#define LOG_SOFTMAX_FORWARD(T)                                                                 \
-    static void log_softmax_forward_##T(const T *x, T *y, int64_t outer, int64_t size,        \
-                                        int64_t inner) {                                       \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t i = 0; i < inner; i++) {                                              \
-                const T *xs = x + o * size * inner + i;                                        \
-                T *ys = y + o * size * inner + i;                                              \
-                T m = -INFINITY;                                                               \
-                for (int64_t k = 0; k < size; k++)                                             \
-                    if (xs[k * inner] > m || isnan(xs[k * inner])) m = xs[k * inner];          \
-                double s = 0;                                                                  \
-                for (int64_t k = 0; k < size; k++) s += exp(xs[k * inner] - m);                \
-                T log_s = (T)log(s);                                                           \
-                for (int64_t k = 0; k < size; k++) ys[k * inner] = (xs[k * inner] - m) - log_s; \
-            }                                                                                  \
-        }                                                                                      \
+#define LOG_SOFTMAX_FORWARD(T)                                                                     \
+    static void log_softmax_forward_##T(const T *x, T *y, int64_t outer, int64_t size,             \
+                                        int64_t inner) {                                           \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                const T *xs = x + o * size * inner + i;                                            \
+                T *ys = y + o * size * inner + i;                                                  \
+                T m = -INFINITY;                                                                   \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    if (xs[k * inner] > m || isnan(xs[k * inner])) m = xs[k * inner];              \
+                double s = 0;                                                                      \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    s += exp(xs[k * inner] - m);                                                   \
+                T log_s = (T)log(s);                                                               \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    ys[k * inner] = (xs[k * inner] - m) - log_s;                                   \
+            }                                                                                      \
+        }                                                                                          \
     }
 LOG_SOFTMAX_FORWARD(float)
 LOG_SOFTMAX_FORWARD(double)
 
 /* dx = g - exp(y) * sum(g) along dim */
-#define LOG_SOFTMAX_BACKWARD(T)                                                                \
-    static void log_softmax_backward_##T(const T *y, const T *g, T *dx, int64_t outer,        \
-                                         int64_t size, int64_t inner) {                        \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t i = 0; i < inner; i++) {                                              \
-                int64_t at = o * size * inner + i;                                             \
-                double s = 0;                                                                  \
-                for (int64_t k = 0; k < size; k++) s += g[at + k * inner];                     \
-                for (int64_t k = 0; k < size; k++)                                             \
-                    dx[at + k * inner] = g[at + k * inner] - exp(y[at + k * inner]) * (T)s;    \
-            }                                                                                  \
-        }                                                                                      \
+#define LOG_SOFTMAX_BACKWARD(T)                                                                    \
+    static void log_softmax_backward_##T(const T *y, const T *g, T *dx, int64_t outer,             \
+                                         int64_t size, int64_t inner) {                            \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                int64_t at = o * size * inner + i;                                                 \
+                double s = 0;                                                                      \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    s += g[at + k * inner];                                                        \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    dx[at + k * inner] = g[at + k * inner] - exp(y[at + k * inner]) * (T)s;        \
+            }                                                                                      \
+        }                                                                                          \
     }
 LOG_SOFTMAX_BACKWARD(float)
 LOG_SOFTMAX_BACKWARD(double)

@@ -60,7 +60,7 @@ ag_tensor *ag_mse_loss(ag_tensor *input, ag_tensor *target, ag_reduction reducti
     ag_tensor *l = a && b ? ag_binary_map(op, &mse_kernel, a, b) : NULL;
     if (!l) return NULL;
     /* l requires no grad, so ag_mean and ag_sum record nothing: they only reduce */
-    ag_tensor *out = reduction == AG_REDUCTION_NONE ? l
+    ag_tensor *out = reduction == AG_REDUCTION_NONE   ? l
                      : reduction == AG_REDUCTION_MEAN ? ag_mean(l)
                                                       : ag_sum(l);
     ag_node *node = ag_record(&mse_loss_op, out, 2, (ag_tensor *[]){input, target});

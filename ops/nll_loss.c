@@ -125,7 +125,7 @@ ag_tensor *ag_nll_loss(ag_tensor *input, ag_tensor *target, ag_reduction reducti
     ag_tensor *l = ag_result(input->dtype, target->ndim, target->shape);
     if (!l) return NULL;
     nll_forward(input, target, l);
-    ag_tensor *out = reduction == AG_REDUCTION_NONE ? l
+    ag_tensor *out = reduction == AG_REDUCTION_NONE   ? l
                      : reduction == AG_REDUCTION_MEAN ? ag_mean(l)
                                                       : ag_sum(l);
     ag_node *node = ag_record(&nll_loss_op, out, 1, &input);

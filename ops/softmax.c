@@ -16,42 +16,43 @@
 #include <tgmath.h>
 
 /* One kernel per precision, written once: T is float or double. */
-#define SOFTMAX_FORWARD(T)                                                                     \
-    static void softmax_forward_##T(const T *x, T *y, int64_t outer, int64_t size,            \
-                                    int64_t inner) {                                           \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t i = 0; i < inner; i++) {                                              \
-                const T *xs = x + o * size * inner + i;                                        \
-                T *ys = y + o * size * inner + i;                                              \
-                T m = -INFINITY;                                                               \
-                for (int64_t k = 0; k < size; k++)                                             \
-                    if (xs[k * inner] > m || isnan(xs[k * inner])) m = xs[k * inner];          \
-                double s = 0;                                                                  \
-                for (int64_t k = 0; k < size; k++) {                                           \
-                    ys[k * inner] = exp(xs[k * inner] - m);                                    \
-                    s += ys[k * inner];                                                        \
-                }                                                                              \
-                for (int64_t k = 0; k < size; k++) ys[k * inner] = ys[k * inner] / (T)s;       \
-            }                                                                                  \
-        }                                                                                      \
+#define SOFTMAX_FORWARD(T)                                                                         \
+    static void softmax_forward_##T(const T *x, T *y, int64_t outer, int64_t size,                 \
+                                    int64_t inner) {                                               \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                const T *xs = x + o * size * inner + i;                                            \
+                T *ys = y + o * size * inner + i;                                                  \
+                T m = -INFINITY;                                                                   \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    if (xs[k * inner] > m || isnan(xs[k * inner])) m = xs[k * inner];              \
+                double s = 0;                                                                      \
+                for (int64_t k = 0; k < size; k++) {                                               \
+                    ys[k * inner] = exp(xs[k * inner] - m);                                        \
+                    s += ys[k * inner];                                                            \
+                }                                                                                  \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    ys[k * inner] = ys[k * inner] / (T)s;                                          \
+            }                                                                                      \
+        }                                                                                          \
     }
 SOFTMAX_FORWARD(float)
 SOFTMAX_FORWARD(double)
 
 /* dx = y * (g - sum(g * y)) along dim */
-#define SOFTMAX_BACKWARD(T)                                                                    \
-    static void softmax_backward_##T(const T *y, const T *g, T *dx, int64_t outer,            \
-                                     int64_t size, int64_t inner) {                            \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            for (int64_t i = 0; i < inner; i++) {                                              \
-                int64_t at = o * size * inner + i;                                             \
-                double s = 0;                                                                  \
-                for (int64_t k = 0; k < size; k++)                                             \
-                    s += (double)g[at + k * inner] * (double)y[at + k * inner];                \
-                for (int64_t k = 0; k < size; k++)                                             \
-                    dx[at + k * inner] = y[at + k * inner] * (g[at + k * inner] - (T)s);       \
-            }                                                                                  \
-        }                                                                                      \
+#define SOFTMAX_BACKWARD(T)                                                                        \
+    static void softmax_backward_##T(const T *y, const T *g, T *dx, int64_t outer, int64_t size,   \
+                                     int64_t inner) {                                              \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                int64_t at = o * size * inner + i;                                                 \
+                double s = 0;                                                                      \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    s += (double)g[at + k * inner] * (double)y[at + k * inner];                    \
+                for (int64_t k = 0; k < size; k++)                                                 \
+                    dx[at + k * inner] = y[at + k * inner] * (g[at + k * inner] - (T)s);           \
+            }                                                                                      \
+        }                                                                                          \
     }
 SOFTMAX_BACKWARD(float)
 SOFTMAX_BACKWARD(double)

@@ -145,6 +145,18 @@ Test(graph, in_place_on_a_plain_tensor_with_a_grad_operand) {
     ag_tensor_free(t), ag_tensor_free(w);
 }
 
+Test(graph, in_place_after_a_use_keeps_that_use_s_gradient) {
+    /* loss = sum(y) was recorded before y += 1 gave y a new grad_fn: the gradient of that
+     * sum still reaches x through the node that made y then (torch gives [2, 2]). */
+    ag_tensor *x = param(1, 2);
+    ag_tensor *y = ag_mul_scalar(x, 2);
+    ag_tensor *loss = ag_sum(y);
+    ag_add_scalar_(y, 1);
+    ag_backward(loss);
+    ASSERT_VALUES(x->grad, 0, 0, 2, 2);
+    ag_tensor_free(x);
+}
+
 Test(graph, saved_output_changed_in_place) {
     /* pow saves its input: changing that input in place must be caught */
     ag_tensor *x = param(1, 2);
