@@ -18,7 +18,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* A leaf that received gradient in this run (a list in tape memory). */
 typedef struct pending_leaf {
@@ -130,10 +129,8 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
  * user-owned for a user-owned leaf's .grad, on the tape otherwise. */
 static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g) {
     if (!*slot) {
-        ag_tensor *z = user_owned ? ag_empty_like(t) : ag_result_like(t);
-        if (!z) return;
-        memset(z->data, 0, (size_t)z->numel * ag_dtype_size(z->dtype));
-        *slot = z;
+        *slot = user_owned ? ag_zeros_like(t) : ag_result_zeros(t->dtype, t->ndim, t->shape);
+        if (!*slot) return;
     }
     ag_add_reduced(*slot, g);
 }
@@ -161,9 +158,8 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
     if (ag_is_anomaly_enabled() && !ag_anomaly_check("backward", node, g)) return;
     if (running->trace) {
         /* Show what the input receives, summed to its own shape. */
-        ag_tensor *share = ag_result_like(in);
+        ag_tensor *share = ag_result_zeros(in->dtype, in->ndim, in->shape);
         if (share) {
-            memset(share->data, 0, (size_t)share->numel * ag_dtype_size(share->dtype));
             ag_add_reduced(share, g);
             char name[96], values[256];
             fprintf(running->trace, "      input %d (%s) += %s\n", k, who(in, name, sizeof name),

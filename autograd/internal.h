@@ -104,6 +104,8 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
 /* A new tape-owned tensor, data uninitialised (64-byte aligned from 64 bytes up). */
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_result_like(const ag_tensor *t);
+/* The same, filled with zeros: where a backward scatters into a gradient. */
+ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape);
 /* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape);
 /* size bytes of tape memory (aligned as ag_result's data), valid until the next reset of the current tape. */
@@ -245,6 +247,11 @@ ag_tensor *ag_unreduce(ag_tensor *g, const ag_tensor *x, int dim, bool keepdim);
 double ag_sum_all(const ag_tensor *x);
 ag_tensor *ag_sum_dim_divided(const char *op, ag_tensor *x, int dim, bool keepdim,
                               double divisor);
+
+/* nll_loss's argument checks (ops/nll_loss.c), shared with cross_entropy so that it reports
+ * bad input before recording anything. */
+bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *target,
+                       ag_reduction reduction);
 
 /* ---- in place ----------------------------------------------------------------------------- */
 

@@ -250,6 +250,12 @@ ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
 
 ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result(t->dtype, t->ndim, t->shape); }
 
+ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
+    ag_tensor *t = ag_result(dtype, ndim, shape);
+    if (t) memset(t->data, 0, (size_t)t->numel * ag_dtype_size(dtype));
+    return t;
+}
+
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape) {
     ag_tape *tape = ag_tape_current();
     ag_tensor *t = tape_alloc(tape, sizeof *t);

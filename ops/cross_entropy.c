@@ -16,10 +16,6 @@
  */
 #include "autograd/internal.h"
 
-/* ops/nll_loss.c: nll_loss's checks, run before anything is computed or recorded. */
-bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *target,
-                       ag_reduction reduction);
-
 ag_tensor *ag_cross_entropy(ag_tensor *input, ag_tensor *target, ag_reduction reduction) {
     if (!ag_nll_loss_check("cross_entropy", input, target, reduction)) return NULL;
     ag_tensor *log_probs = ag_log_softmax(input, input->ndim == 1 ? 0 : 1);

@@ -59,10 +59,9 @@ static void gather_backward(ag_node *node) {
     if (!index) return;
     const ag_tensor *x = node->inputs[0];
     ag_tensor *g = node->grad;
-    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
     int64_t *pos = ag_tape_alloc((size_t)index->numel * sizeof *pos);
     if (!dx || !pos) return;
-    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
     gather_positions(x, (int)node->iarg[0], index, pos);
     for (int64_t p = 0; p < index->numel; p++) {
         if (g->dtype == AG_FLOAT32)

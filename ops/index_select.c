@@ -31,9 +31,8 @@ static void index_select_backward(ag_node *node) {
     ag_tensor *g = node->grad;
     int dim = (int)node->iarg[0];
     int64_t outer, size, inner, k = index->numel;
-    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
     if (!dx) return;
-    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
     ag_split_dim(x, dim, &outer, &size, &inner);
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t j = 0; j < k; j++) {

@@ -15,7 +15,6 @@
  */
 #include "autograd/internal.h"
 
-#include <string.h>
 
 static const char *scalar_type_name(ag_dtype dtype) {
     switch (dtype) {
@@ -94,9 +93,9 @@ static void nll_loss_backward(ag_node *node) {
     ag_tensor *target = ag_saved(node, 0);
     const ag_tensor *input = node->inputs[0];
     if (!target || !ag_needs_grad(node, 0)) return;
-    ag_tensor *g = ag_cast(node->grad, input->dtype), *dinput = ag_result_like(input);
+    ag_tensor *g = ag_cast(node->grad, input->dtype), *dinput =
+        ag_result_zeros(input->dtype, input->ndim, input->shape);
     if (!g || !dinput) return;
-    memset(dinput->data, 0, (size_t)dinput->numel * ag_dtype_size(dinput->dtype));
     ag_reduction reduction = (ag_reduction)node->iarg[0];
     int64_t classes = input->shape[input->ndim - 1], n_targets = target->numel;
     for (int64_t n = 0; n < n_targets; n++) {

@@ -26,9 +26,8 @@ static void select_backward(ag_node *node) {
     ag_tensor *g = node->grad;
     int dim = (int)node->iarg[0];
     int64_t index = node->iarg[1], outer, size, inner;
-    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
     if (!dx) return;
-    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
     ag_split_dim(x, dim, &outer, &size, &inner);
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {

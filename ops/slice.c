@@ -30,9 +30,8 @@ static void slice_backward(ag_node *node) {
     int dim = (int)node->iarg[0];
     int64_t start = node->iarg[1], step = node->iarg[2], len = g->shape[dim];
     int64_t outer, size, inner;
-    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
     if (!dx) return;
-    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
     ag_split_dim(x, dim, &outer, &size, &inner);
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t j = 0; j < len; j++) {
