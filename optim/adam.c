@@ -1,0 +1,126 @@
+/*
+ * adam.c - Adam and AdamW, torch.optim.Adam and torch.optim.AdamW (1.13, single-tensor).
+ *
+ * For each parameter theta with gradient grad, at step t (counted per parameter), in theta's
+ * precision:
+ *   g = -grad if maximize else grad
+ *   Adam:  g = g + weight_decay * theta                  (L2 penalty, if weight_decay != 0)
+ *   AdamW: theta = theta * (1 - lr * weight_decay)       (decoupled weight decay)
+ *   m = beta1 * m + (1 - beta1) * g
+ *   v = beta2 * v + (1 - beta2) * g * g
+ *   amsgrad: vmax = max(vmax, v), used below in place of v
+ *   denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+ *   theta = theta - (lr / (1 - beta1^t)) * m / denom
+ * The bias corrections are computed in double (Python floats), as torch does. State: m, v,
+ * vmax (amsgrad) and t, which torch keeps in a float32 tensor (so it is rounded to float).
+ */
+#include "optim/internal.h"
+
+enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ };
+
+static void adam_common(const ag_param_group *group, ag_tensor *p, ag_param_state *state,
+                        bool decoupled) {
+    const ag_adam_options *o = group->options;
+    bool f32 = p->dtype == AG_FLOAT32;
+    ag_tensor *m = ag_state_buffer(state, EXP_AVG, p, 0.0, NULL);
+    ag_tensor *v = ag_state_buffer(state, EXP_AVG_SQ, p, 0.0, NULL);
+    ag_tensor *vmax = o->amsgrad ? ag_state_buffer(state, MAX_EXP_AVG_SQ, p, 0.0, NULL) : NULL;
+    if (!m || !v || (o->amsgrad && !vmax)) return;
+    double lr = group->lr, beta1 = o->betas[0], beta2 = o->betas[1];
+    state->step = (float)(state->step + 1); /* step_t += 1 */
+    double bias_correction1 = 1 - pow(beta1, state->step);
+    double bias_correction2 = 1 - pow(beta2, state->step);
+    double step_size = lr / bias_correction1;
+    double bias_correction2_sqrt = sqrt(bias_correction2);
+    for (int64_t i = 0; i < p->numel; i++) {
+        double g = ag_ld(p->grad, i), theta = ag_ld(p, i);
+        if (o->maximize) g = -g;
+        if (decoupled)
+            theta = ag_mul_num(f32, theta, 1 - lr * o->weight_decay); /* param.mul_(...) */
+        else if (o->weight_decay != 0)
+            g = ag_add_alpha(f32, g, o->weight_decay, theta); /* grad.add(param, alpha=wd) */
+        /* exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1) */
+        double mi = ag_add_alpha(f32, ag_mul_num(f32, ag_ld(m, i), beta1), 1 - beta1, g);
+        /* exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2) */
+        double vi = ag_addcmul(f32, ag_mul_num(f32, ag_ld(v, i), beta2), 1 - beta2, g, g);
+        ag_st(m, i, mi);
+        ag_st(v, i, vi);
+        if (o->amsgrad) { /* torch.maximum(max_exp_avg_sq, exp_avg_sq): NaN wins */
+            double mx = ag_ld(vmax, i);
+            vi = isnan(mx) || mx > vi ? mx : vi;
+            ag_st(vmax, i, vi);
+        }
+        /* denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps) */
+        double denom =
+            ag_round(f32, ag_round(f32, sqrt(vi)) / ag_round(f32, bias_correction2_sqrt));
+        denom = ag_round(f32, denom + ag_round(f32, o->eps));
+        ag_st(p, i, ag_addcdiv(f32, theta, -step_size, mi, denom)); /* addcdiv_(-step_size) */
+    }
+}
+
+static void adam_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
+    adam_common(group, p, state, false);
+}
+
+static void adamw_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
+    adam_common(group, p, state, true);
+}
+
+/* torch's checks, the same for both. */
+static bool resolve(const char *op, ag_adam_options *o, const ag_adam_options *d) {
+    if (!ag_resolve_lr(op, &o->lr, d->lr)) return false;
+    o->betas[0] = ag_option(o->betas[0], d->betas[0]);
+    o->betas[1] = ag_option(o->betas[1], d->betas[1]);
+    o->eps = ag_option(o->eps, d->eps);
+    o->weight_decay = ag_option(o->weight_decay, d->weight_decay);
+    o->amsgrad = o->amsgrad || d->amsgrad;
+    o->maximize = o->maximize || d->maximize;
+    return ag_check_option(op, o->eps >= 0.0, "epsilon value", o->eps) &&
+           ag_check_option(op, o->betas[0] >= 0.0 && o->betas[0] < 1.0, "beta parameter at index 0",
+                           o->betas[0]) &&
+           ag_check_option(op, o->betas[1] >= 0.0 && o->betas[1] < 1.0, "beta parameter at index 1",
+                           o->betas[1]) &&
+           ag_check_option(op, o->weight_decay >= 0.0, "weight_decay value", o->weight_decay);
+}
+
+static bool adam_resolve(void *options, const void *defaults) {
+    return resolve("Adam", options, defaults);
+}
+
+static bool adamw_resolve(void *options, const void *defaults) {
+    return resolve("AdamW", options, defaults);
+}
+
+static double *beta1(ag_param_group *group) {
+    return &((ag_adam_options *)group->options)->betas[0];
+}
+
+static const ag_optim_algorithm adam_algorithm = {
+    .name = "Adam",
+    .options_type = "ag_adam_options",
+    .options_size = sizeof(ag_adam_options),
+    .resolve = adam_resolve,
+    .update = adam_update,
+    .momentum = beta1,
+};
+
+static const ag_optim_algorithm adamw_algorithm = {
+    .name = "AdamW",
+    .options_type = "ag_adam_options",
+    .options_size = sizeof(ag_adam_options),
+    .resolve = adamw_resolve,
+    .update = adamw_update,
+    .momentum = beta1,
+};
+
+ag_optimizer *ag_adam(ag_tensor *const *params, int n, ag_adam_options options) {
+    static const ag_adam_options torch_defaults = {
+        .lr = 1e-3, .betas = {0.9, 0.999}, .eps = 1e-8, .weight_decay = 0};
+    return ag_optimizer_new(&adam_algorithm, params, n, &options, &torch_defaults);
+}
+
+ag_optimizer *ag_adamw(ag_tensor *const *params, int n, ag_adamw_options options) {
+    static const ag_adam_options torch_defaults = {
+        .lr = 1e-3, .betas = {0.9, 0.999}, .eps = 1e-8, .weight_decay = 1e-2};
+    return ag_optimizer_new(&adamw_algorithm, params, n, &options, &torch_defaults);
+}

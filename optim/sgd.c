@@ -1,0 +1,78 @@
+/*
+ * sgd.c - stochastic gradient descent with momentum, torch.optim.SGD (1.13, single-tensor).
+ *
+ * For each parameter theta with gradient grad, in theta's precision:
+ *   d = -grad if maximize else grad
+ *   d = d + weight_decay * theta                          if weight_decay != 0
+ *   if momentum != 0:
+ *       b = clone(d) on the first step                     (no dampening on the first step)
+ *       b = momentum * b + (1 - dampening) * d             afterwards
+ *       d = d + momentum * b if nesterov else b
+ *   theta = theta - lr * d
+ * State: the momentum buffer b, made at the first step that has a gradient.
+ */
+#include "optim/internal.h"
+
+enum { MOMENTUM_BUFFER };
+
+static void sgd_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
+    const ag_sgd_options *o = group->options;
+    bool f32 = p->dtype == AG_FLOAT32, first = false;
+    ag_tensor *buf = NULL;
+    if (o->momentum != 0) {
+        buf = ag_state_buffer(state, MOMENTUM_BUFFER, p, 0.0, &first);
+        if (!buf) return;
+    }
+    for (int64_t i = 0; i < p->numel; i++) {
+        double d = ag_ld(p->grad, i);
+        if (o->maximize) d = -d;
+        if (o->weight_decay != 0) d = ag_add_alpha(f32, d, o->weight_decay, ag_ld(p, i));
+        if (o->momentum != 0) {
+            double b = d; /* buf = torch.clone(d_p) */
+            if (!first)   /* buf.mul_(momentum).add_(d_p, 1 - tau) */
+                b = ag_add_alpha(f32, ag_mul_num(f32, ag_ld(buf, i), o->momentum), 1 - o->dampening,
+                                 d);
+            ag_st(buf, i, b);
+            d = o->nesterov ? ag_add_alpha(f32, d, o->momentum, b) : b;
+        }
+        ag_st(p, i, ag_add_alpha(f32, ag_ld(p, i), -group->lr, d)); /* param.add_(d_p, -lr) */
+    }
+    state->step++;
+}
+
+static bool sgd_resolve(void *options, const void *defaults) {
+    ag_sgd_options *o = options;
+    const ag_sgd_options *d = defaults;
+    if (!ag_resolve_lr("SGD", &o->lr, d->lr)) return false;
+    o->momentum = ag_option(o->momentum, d->momentum);
+    o->dampening = ag_option(o->dampening, d->dampening);
+    o->weight_decay = ag_option(o->weight_decay, d->weight_decay);
+    o->nesterov = o->nesterov || d->nesterov;
+    o->maximize = o->maximize || d->maximize;
+    if (!ag_check_option("SGD", o->momentum >= 0.0, "momentum value", o->momentum) ||
+        !ag_check_option("SGD", o->weight_decay >= 0.0, "weight_decay value", o->weight_decay))
+        return false;
+    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+        AG_ERROR("SGD", "Nesterov momentum requires a momentum and zero dampening");
+        return false;
+    }
+    return true;
+}
+
+static double *sgd_momentum(ag_param_group *group) {
+    return &((ag_sgd_options *)group->options)->momentum;
+}
+
+static const ag_optim_algorithm sgd_algorithm = {
+    .name = "SGD",
+    .options_type = "ag_sgd_options",
+    .options_size = sizeof(ag_sgd_options),
+    .resolve = sgd_resolve,
+    .update = sgd_update,
+    .momentum = sgd_momentum,
+};
+
+ag_optimizer *ag_sgd(ag_tensor *const *params, int n, ag_sgd_options options) {
+    static const ag_sgd_options torch_defaults = {.lr = NAN}; /* lr=required */
+    return ag_optimizer_new(&sgd_algorithm, params, n, &options, &torch_defaults);
+}
