@@ -14,19 +14,20 @@ OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wpedantic $(if $(WERROR),-Werror)
 CFLAGS_ALL = -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -I. -MMD -MP $(SAN) $(CFLAGS)
 # Expanded when a recipe runs, i.e. after `deps` has installed the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags openblas libxxhash)
-PKG_LIBS = $(shell pkg-config --libs openblas libxxhash) -lm
+PKG_CFLAGS = $(shell pkg-config --cflags openblas libxxhash zlib)
+PKG_LIBS = $(shell pkg-config --libs openblas libxxhash zlib) -lm
 TEST_CFLAGS = $(shell pkg-config --cflags criterion)
 TEST_LIBS = $(shell pkg-config --libs criterion)
-DEBIAN_PACKAGES = libcriterion-dev libxxhash-dev libopenblas-dev pkg-config
+DEBIAN_PACKAGES = libcriterion-dev libxxhash-dev libopenblas-dev zlib1g-dev pkg-config
 
-LIB_SRC = $(wildcard autograd/*.c ops/*.c optim/*.c)
+LIB_SRC = $(wildcard autograd/*.c ops/*.c optim/*.c nn/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-HEADERS = autograd/autograd.h autograd/random.h autograd/safetensors.h ops/ops.h optim/optim.h
+HEADERS = autograd/autograd.h autograd/data.h autograd/random.h autograd/safetensors.h \
+  ops/ops.h ops/matmul.h optim/optim.h ops/nn_ops.h nn/nn.h
 
 .PHONY: all deps lib examples benches bench run test check-examples test-asan test-valgrind install clean format
 
@@ -113,10 +114,32 @@ $(BUILD)/tests/suite: $(TEST_OBJ) $(BUILD)/libautograd.a
 install: lib ## headers, libraries and libautograd.pc under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/include/libautograd/autograd \
 	  $(DESTDIR)$(PREFIX)/include/libautograd/ops $(DESTDIR)$(PREFIX)/include/libautograd/optim \
+	  $(DESTDIR)$(PREFIX)/include/libautograd/nn \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	for h in $(HEADERS); do install -m 644 $$h $(DESTDIR)$(PREFIX)/include/libautograd/$$h; done
 	install -m 644 $(BUILD)/libautograd.a $(BUILD)/libautograd.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' libautograd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libautograd.pc
+
+# libFuzzer on the safetensors loader (fuzz/fuzz_safetensors.c), with the library's sources
+# compiled by clang with the same sanitizers. Debian's clang and libclang-rt-14-dev (the fuzzer
+# runtime) are installed if missing. New inputs it finds go to $(BUILD)/fuzz/corpus; the seeds
+# are fuzz/corpus/. A crash leaves crash-* in the current directory and fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -O1 -g -ffp-contract=off -I. -fno-omit-frame-pointer \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+.PHONY: fuzz
+fuzz: deps ## fuzz the safetensors loader for FUZZ_SECONDS (default 60): libFuzzer, ASan, UBSan
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' \
+	  | $(FUZZ_CC) -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null || { \
+	  echo "installing: clang libclang-rt-14-dev"; sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) fuzz/fuzz_safetensors.c $(LIB_SRC) \
+	  -o $(BUILD)/fuzz/fuzz_safetensors $(PKG_LIBS)
+	./$(BUILD)/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	  -dict=fuzz/safetensors.dict $(BUILD)/fuzz/corpus fuzz/corpus
 
 format: ## reformat every C file with clang-format
 	clang-format -i $(LIB_SRC) $(HEADERS) autograd/internal.h $(TEST_SRC) examples/*.c

@@ -162,6 +162,7 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
 }
 
 void ag_add_reduced(ag_tensor *dst, const ag_tensor *src) {
+    if (src->numel == 0) return; /* an empty broadcast adds nothing */
     if (dst->numel == src->numel) { /* the same shape: no dim to sum over */
         if (dst->dtype == AG_FLOAT32 && src->dtype == AG_FLOAT32) {
             float *d = dst->data;

@@ -57,8 +57,8 @@ REFERENCE_GEMM(reference_gemm_f64, double)
 
 /* BLAS: c (rows,cols) = op(a) @ op(b) with inner the shared dim; op(a) is a itself, stored
  * (rows,inner), or with ta the transpose of a stored (inner,rows); likewise b, stored
- * (inner,cols) or with tb (cols,inner). Empty sizes are handled here: BLAS rejects a leading
- * dimension of 0, and a sum over nothing is 0. */
+ * (inner,cols) or with tb (cols,inner). Empty sizes are handled here: the BLAS standard rejects
+ * a leading dimension of 0 (OpenBLAS happens to accept it), and a sum over nothing is 0. */
 static void blas_gemm(ag_dtype dtype, bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner,
                       const void *a, const void *b, void *c) {
     if (rows == 0 || cols == 0) return;
@@ -150,9 +150,27 @@ static ag_tensor *matmul_forward(const plan *p, const ag_tensor *a, const ag_ten
 
 static bool make_plan(ag_tensor *a, ag_tensor *b, plan *p);
 
+/* Where an operand's gradient is made: shaped *O plus the operand's own last dims, (r,c), or
+ * (K) for a 1-d operand, for ag_accumulate to sum over the dims where it was broadcast. An
+ * empty batch (*O holds a 0) multiplies nothing: its gradient is zeros of the operand's own
+ * shape, handed over as such (ag_add_reduced walks at least one element of its source). */
+static ag_tensor *grad_buffer(const plan *p, ag_dtype dtype, const ag_tensor *x, int64_t r,
+                              int64_t c) {
+    if (p->count == 0) return ag_result_zeros(dtype, x->ndim, x->shape);
+    int64_t shape[AG_MAX_DIMS];
+    int nd = p->nbatch;
+    memcpy(shape, p->batch, sizeof shape);
+    if (x->ndim >= 2) {
+        shape[nd++] = r;
+        shape[nd++] = c;
+    } else {
+        shape[nd++] = x->shape[0];
+    }
+    return ag_result(dtype, nd, shape);
+}
+
 /* iarg[0], iarg[1]: the saved slots of a and b, or -1. As torch, a is saved only when b takes
- * a gradient (db needs a) and b only when a does, so an in-place change to the other one is
- * not an error. */
+ * a gradient (db needs a) and b only when a does. */
 static void matmul_backward(ag_node *node) {
     ag_tensor *x = node->inputs[0], *y = node->inputs[1], *g = node->grad;
     bool want_a = ag_needs_grad(node, 0) && node->iarg[1] >= 0;
@@ -164,36 +182,28 @@ static void matmul_backward(ag_node *node) {
     if (!make_plan(x, y, &p)) return;
     int64_t n = p.n, k = p.k, m = p.m;
     size_t size = ag_dtype_size(g->dtype);
-    int64_t shape[AG_MAX_DIMS];
-    memcpy(shape, p.batch, sizeof shape);
+    const char *gd = g->data;
     if (want_a) { /* da[o] (n,k) = g[o] (n,m) @ b[o]^T, b[o] stored (k,m) */
-        int nd = p.nbatch;
-        if (x->ndim >= 2) shape[nd++] = n;
-        shape[nd++] = k;
-        ag_tensor *da = ag_result(g->dtype, nd, shape);
+        ag_tensor *da = grad_buffer(&p, g->dtype, x, n, k);
         if (!da) return;
         for (int64_t o = 0; o < p.count && da->numel; o++) {
             int64_t ia, ib;
             locate(&p, o, &ia, &ib);
-            blas_gemm(g->dtype, false, true, n, k, m, (char *)g->data + (size_t)(o * n * m) * size,
-                      m ? (char *)b->data + (size_t)(ib * k * m) * size : NULL,
-                      (char *)da->data + (size_t)(o * n * k) * size);
+            const char *bm = m ? (const char *)b->data + (size_t)(ib * k * m) * size : NULL;
+            char *out = (char *)da->data + (size_t)(o * n * k) * size;
+            blas_gemm(g->dtype, false, true, n, k, m, gd + (size_t)(o * n * m) * size, bm, out);
         }
         ag_accumulate(node, 0, da);
     }
     if (want_b) { /* db[o] (k,m) = a[o]^T @ g[o] (n,m), a[o] stored (n,k) */
-        int nd = p.nbatch;
-        shape[nd++] = k;
-        if (y->ndim >= 2) shape[nd++] = m;
-        ag_tensor *db = ag_result(g->dtype, nd, shape);
+        ag_tensor *db = grad_buffer(&p, g->dtype, y, k, m);
         if (!db) return;
         for (int64_t o = 0; o < p.count && db->numel; o++) {
             int64_t ia, ib;
             locate(&p, o, &ia, &ib);
-            blas_gemm(g->dtype, true, false, k, m, n,
-                      n ? (char *)a->data + (size_t)(ia * n * k) * size : NULL,
-                      (char *)g->data + (size_t)(o * n * m) * size,
-                      (char *)db->data + (size_t)(o * k * m) * size);
+            const char *am = n ? (const char *)a->data + (size_t)(ia * n * k) * size : NULL;
+            char *out = (char *)db->data + (size_t)(o * k * m) * size;
+            blas_gemm(g->dtype, true, false, k, m, n, am, gd + (size_t)(o * n * m) * size, out);
         }
         ag_accumulate(node, 1, db);
     }

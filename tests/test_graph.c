@@ -157,6 +157,15 @@ Test(graph, in_place_after_a_use_keeps_that_use_s_gradient) {
     ag_tensor_free(x);
 }
 
+Test(graph, an_empty_broadcast_adds_nothing) {
+    /* x (3,4) + e (0,3,4) is empty: x's gradient is zeros (torch agrees) */
+    ag_tensor *x = ag_requires_grad_(ag_ones(AG_FLOAT64, AG_SHAPE(3, 4)), true);
+    ag_tensor *e = ag_zeros(AG_FLOAT64, AG_SHAPE(0, 3, 4));
+    ag_backward(ag_sum(ag_add(x, e)));
+    ASSERT_VALUES(x->grad, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    ag_tensor_free(x), ag_tensor_free(e);
+}
+
 Test(graph, saved_output_changed_in_place) {
     /* pow saves its input: changing that input in place must be caught */
     ag_tensor *x = param(1, 2);
