@@ -95,8 +95,9 @@ void ag_save(ag_node *node, ag_tensor *t);
 ag_tensor *ag_saved(ag_node *node, int k);
 /* Whether input k of node will take a gradient (it or its history requires grad). */
 bool ag_needs_grad(const ag_node *node, int k);
-/* Adds g (the shape of the node's output, or broadcastable to it) into input k's gradient,
- * summing over the dims where the input was broadcast and casting to its dtype. */
+/* Adds g into input k's gradient, casting to its dtype. g has the input's own shape, or a
+ * shape the input broadcasts to (typically the output's): then the dims where the input was
+ * broadcast are summed over. (g may not be smaller than the input: expand it first.) */
 void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
 
 /* ---- memory ------------------------------------------------------------------------------- */

@@ -9,7 +9,7 @@
 #include "autograd/internal.h"
 
 /* parameter k in the precision of x (float32 computes in float32) */
-#define PARAM(k) _Generic((x), float: (float)p[k], default: p[k])
+#define PARAM(k) _Generic((x), float : (float)p[k], default : p[k])
 /* torch's maximum and minimum, which propagate NaN */
 #define NAN_MAX(a, b) ((a) < (b) || (b) != (b) ? (b) : (a))
 #define NAN_MIN(a, b) ((a) > (b) || (b) != (b) ? (b) : (a))
@@ -17,11 +17,12 @@
 AG_UNARY_KERNEL(clamp_kernel, NAN_MIN(NAN_MAX(x, PARAM(0)), PARAM(1)));
 
 /* The gradient over g and x of one shape and one dtype; T is float or double. */
-#define CLAMP_GRAD(T)                                                                          \
-    do {                                                                                       \
-        const T *gv = g->data, *xv = x->data, l = (T)lo, h = (T)hi;                            \
-        T *d = dx->data;                                                                       \
-        for (int64_t i = 0; i < x->numel; i++) d[i] = xv[i] >= l && xv[i] <= h ? gv[i] : 0;     \
+#define CLAMP_GRAD(T)                                                                              \
+    do {                                                                                           \
+        const T *gv = g->data, *xv = x->data, l = (T)lo, h = (T)hi;                                \
+        T *d = dx->data;                                                                           \
+        for (int64_t i = 0; i < x->numel; i++)                                                     \
+            d[i] = xv[i] >= l && xv[i] <= h ? gv[i] : 0;                                           \
     } while (0)
 
 static ag_tensor *clamp_grad(const ag_tensor *g, const ag_tensor *x, double lo, double hi) {

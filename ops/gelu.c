@@ -10,8 +10,8 @@
 
 #include <tgmath.h>
 
-#define SQRT1_2 0.70710678118654752440     /* 1 / sqrt 2: torch's M_SQRT1_2 */
-#define INV_SQRT_2PI 0.3989422804014327    /* torch's M_2_SQRTPI * M_SQRT1_2 * 0.5 */
+#define SQRT1_2 0.70710678118654752440  /* 1 / sqrt 2: torch's M_SQRT1_2 */
+#define INV_SQRT_2PI 0.3989422804014327 /* torch's M_2_SQRTPI * M_SQRT1_2 * 0.5 */
 /* a constant in the precision of v (float32 computes in float32, as torch) */
 #define C(v, c) _Generic((v), float: (float)(c), default: (double)(c))
 

@@ -8,7 +8,7 @@
 #include "autograd/internal.h"
 
 /* parameter k in the precision of x (float32 computes in float32) */
-#define PARAM(k) _Generic((x), float: (float)p[k], default: p[k])
+#define PARAM(k) _Generic((x), float : (float)p[k], default : p[k])
 
 AG_UNARY_KERNEL(leaky_relu_kernel, x > 0 ? x : x * PARAM(0));
 
@@ -19,11 +19,13 @@ static ag_tensor *leaky_relu_grad(const ag_tensor *g, const ag_tensor *x, double
     if (x->dtype == AG_FLOAT32) {
         const float *gv = g->data, *xv = x->data, s = (float)slope;
         float *d = dx->data;
-        for (int64_t i = 0; i < x->numel; i++) d[i] = xv[i] > 0 ? gv[i] : gv[i] * s;
+        for (int64_t i = 0; i < x->numel; i++)
+            d[i] = xv[i] > 0 ? gv[i] : gv[i] * s;
     } else {
         const double *gv = g->data, *xv = x->data, s = slope;
         double *d = dx->data;
-        for (int64_t i = 0; i < x->numel; i++) d[i] = xv[i] > 0 ? gv[i] : gv[i] * s;
+        for (int64_t i = 0; i < x->numel; i++)
+            d[i] = xv[i] > 0 ? gv[i] : gv[i] * s;
     }
     return dx;
 }

@@ -21,7 +21,10 @@ static void pow_scalar_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     double s = node->farg[0];
     if (!x) return;
-    if (s == 0.0) return; /* the gradient is 0: nothing to add */
+    if (s == 0.0) { /* the gradient is 0, but x.grad becomes zeros, not None, as torch */
+        ag_accumulate(node, 0, ag_broadcast_to(ag_wrap_scalar(0, x->dtype), x->ndim, x->shape));
+        return;
+    }
     ag_accumulate(node, 0, ag_mul(node->grad, ag_mul_scalar(ag_pow_scalar(x, s - 1.0), s)));
 }
 

@@ -17,14 +17,14 @@ AG_UNARY_KERNEL(softplus_kernel,
                 x * PARAM(0) > PARAM(1) ? x : log1p(exp(x * PARAM(0))) / PARAM(0));
 
 /* The gradient over g and x of one shape and one dtype; T is float or double. */
-#define SOFTPLUS_GRAD(T)                                                                       \
-    do {                                                                                       \
-        const T *gv = g->data, *xv = x->data, b = (T)beta, t = (T)threshold;                   \
-        T *d = dx->data;                                                                       \
-        for (int64_t i = 0; i < x->numel; i++) {                                               \
-            T z = exp(xv[i] * b);                                                              \
-            d[i] = xv[i] * b > t ? gv[i] : gv[i] * z / (z + 1);                                \
-        }                                                                                      \
+#define SOFTPLUS_GRAD(T)                                                                           \
+    do {                                                                                           \
+        const T *gv = g->data, *xv = x->data, b = (T)beta, t = (T)threshold;                       \
+        T *d = dx->data;                                                                           \
+        for (int64_t i = 0; i < x->numel; i++) {                                                   \
+            T z = exp(xv[i] * b);                                                                  \
+            d[i] = xv[i] * b > t ? gv[i] : gv[i] * z / (z + 1);                                    \
+        }                                                                                          \
     } while (0)
 
 static ag_tensor *softplus_grad(const ag_tensor *g, const ag_tensor *x, double beta,
@@ -51,8 +51,7 @@ static const ag_op softplus_op = {
 };
 
 ag_tensor *ag_softplus(ag_tensor *x, double beta, double threshold) {
-    if (!ag_check_tensor("softplus", x, "self") || !ag_check_floating("softplus", x))
-        return NULL;
+    if (!ag_check_tensor("softplus", x, "self") || !ag_check_floating("softplus", x)) return NULL;
     ag_tensor *out = ag_unary_map(&softplus_kernel, x, (double[]){beta, threshold});
     ag_node *node = ag_record(&softplus_op, out, 1, &x);
     if (node) {

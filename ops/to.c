@@ -10,6 +10,12 @@
  */
 #include "autograd/internal.h"
 
+/* v truncated toward zero: [-2^63, 2^63) converts, anything else is x86's "integer
+ * indefinite" INT64_MIN (in C the cast itself would be undefined). */
+static int64_t to_int64(double v) {
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (int64_t)v : INT64_MIN;
+}
+
 /* x converted to dtype: a new tape-owned tensor. */
 static ag_tensor *convert(const ag_tensor *x, ag_dtype dtype) {
     ag_tensor *out = ag_result(dtype, x->ndim, x->shape);
@@ -22,14 +28,9 @@ static ag_tensor *convert(const ag_tensor *x, ag_dtype dtype) {
         case AG_FLOAT64:
             AG_F64(out)[i] = x->dtype == AG_FLOAT32 ? (double)AG_F32(x)[i] : (double)AG_I64(x)[i];
             break;
-        case AG_INT64: {
-            double v = x->dtype == AG_FLOAT32 ? AG_F32(x)[i] : AG_F64(x)[i];
-            /* [-2^63, 2^63) converts; anything else is x86's "integer indefinite" */
-            AG_I64(out)[i] = v >= -9223372036854775808.0 && v < 9223372036854775808.0
-                                 ? (int64_t)v
-                                 : INT64_MIN;
+        case AG_INT64:
+            AG_I64(out)[i] = to_int64(x->dtype == AG_FLOAT32 ? AG_F32(x)[i] : AG_F64(x)[i]);
             break;
-        }
         }
     }
     return out;
