@@ -1,0 +1,467 @@
+/*
+ * data.c - feeding a training loop: the mini-batch loader (DataLoader over a TensorDataset)
+ * and the IDX reader of the MNIST family. See data.h for the API and what it matches in torch.
+ *
+ * The loader keeps the epoch's order of sample indices (0..N-1, or a randperm drawn as torch's
+ * RandomSampler draws it) and a position in it; a batch is one index_select per tensor at the
+ * next B indices, made on the current tape. The IDX reader goes through zlib's gzread, which
+ * reads gzipped and plain files alike, a chunk at a time straight into the tensor.
+ */
+#define _POSIX_C_SOURCE 200809L /* stat, access */
+
+#include "autograd/internal.h" /* first: it turns off the call-site macros of data.h */
+#include "autograd/data.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* The mini-batch loader                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+struct ag_data_loader {
+    ag_tensor **tensors; /* n borrowed tensors, each (N, ...) */
+    int n;
+    int64_t num_samples; /* N */
+    int64_t batch_size;  /* B */
+    bool shuffle, drop_last;
+    ag_generator *generator; /* borrowed; NULL: the default generator */
+    int64_t *order;          /* the epoch's N sample indices */
+    int64_t pos;             /* the next index into order; -1 when no epoch is in progress */
+    bool past_end;           /* the epoch's sampler was read past its last index */
+};
+
+ag_data_loader *ag_data_loader_new(ag_tensor *const *tensors, int n, ag_data_loader_options opts) {
+    const char *op = "ag_data_loader_new";
+    if (!tensors || n < 1) {
+        AG_ERROR(op, "expected at least one tensor, got %d", tensors ? n : 0);
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (!ag_check_tensor(op, tensors[k], "tensors")) return NULL;
+        if (tensors[k]->ndim == 0) { /* TensorDataset asks every tensor for its size(0) */
+            AG_ERROR(op, "Dimension specified as 0 but tensor has no dimensions (tensor %d)", k);
+            return NULL;
+        }
+        if (tensors[k]->shape[0] != tensors[0]->shape[0]) {
+            char a[AG_SHAPE_STR], b[AG_SHAPE_STR];
+            AG_ERROR(op, "Size mismatch between tensors: tensor 0 is %s, tensor %d is %s",
+                     ag_shape_str(a, tensors[0]->ndim, tensors[0]->shape), k,
+                     ag_shape_str(b, tensors[k]->ndim, tensors[k]->shape));
+            return NULL;
+        }
+    }
+    if (opts.batch_size < 0) {
+        AG_ERROR(op, "batch_size should be a positive integer value, but got batch_size=%lld",
+                 (long long)opts.batch_size);
+        return NULL;
+    }
+    int64_t num_samples = tensors[0]->shape[0];
+    if (opts.shuffle && num_samples == 0) {
+        AG_ERROR(op, "num_samples should be a positive integer value, but got num_samples=0");
+        return NULL;
+    }
+    ag_data_loader *loader = calloc(1, sizeof *loader);
+    if (loader) {
+        loader->tensors = malloc((size_t)n * sizeof *loader->tensors);
+        loader->order = malloc((size_t)(num_samples ? num_samples : 1) * sizeof(int64_t));
+    }
+    if (!loader || !loader->tensors || !loader->order) {
+        ag_data_loader_free(loader);
+        AG_ERROR(op, "out of memory");
+        return NULL;
+    }
+    memcpy(loader->tensors, tensors, (size_t)n * sizeof *tensors);
+    loader->n = n;
+    loader->num_samples = num_samples;
+    loader->batch_size = opts.batch_size ? opts.batch_size : 1;
+    loader->shuffle = opts.shuffle;
+    loader->drop_last = opts.drop_last;
+    loader->generator = opts.generator;
+    loader->pos = -1;
+    return loader;
+}
+
+void ag_data_loader_free(ag_data_loader *loader) {
+    if (!loader) return;
+    free(loader->tensors);
+    free(loader->order);
+    free(loader);
+}
+
+/* One int64 t.random_(generator=g): a number in [0, 2^63); -1 after an error. */
+static int64_t draw_int64(ag_generator *g) {
+    ag_tensor *t = ag_empty(AG_INT64, AG_SCALAR_SHAPE);
+    if (!t) return -1;
+    int64_t v = ag_random_(t, g) ? AG_I64(t)[0] : -1;
+    ag_tensor_free(t);
+    return v;
+}
+
+/* _BaseDataLoaderIter.__init__ and RandomSampler.__iter__, in the order torch runs them. */
+void ag_data_loader_reset(ag_data_loader *loader) {
+    if (!loader) {
+        AG_ERROR("ag_data_loader_reset", "loader is NULL");
+        return;
+    }
+    loader->pos = -1;
+    loader->past_end = false;
+    /* _base_seed = torch.empty((), dtype=torch.int64).random_(generator=loader.generator):
+     * the workers' seed, drawn even with no workers and no shuffle. */
+    if (draw_int64(loader->generator) < 0) return;
+    int64_t n = loader->num_samples;
+    if (!loader->shuffle) {
+        for (int64_t i = 0; i < n; i++)
+            loader->order[i] = i;
+        loader->pos = 0;
+        return;
+    }
+    /* RandomSampler: with no generator, seed a fresh one from the default generator. */
+    ag_generator *g = loader->generator, *own = NULL;
+    if (!g) {
+        int64_t seed = draw_int64(NULL);
+        if (seed < 0 || !(g = own = ag_generator_new((uint64_t)seed))) return;
+    }
+    ag_tensor *perm = ag_randperm(g, n);
+    ag_generator_free(own);
+    if (!perm) return;
+    memcpy(loader->order, perm->data, (size_t)n * sizeof(int64_t));
+    ag_tensor_free(perm);
+    loader->pos = 0;
+}
+
+bool ag_data_loader_next(ag_data_loader *loader, ag_tensor **batch) {
+    const char *op = "ag_data_loader_next";
+    if (!loader || !batch) {
+        AG_ERROR(op, "%s is NULL", loader ? "batch" : "loader");
+        return false;
+    }
+    if (loader->pos < 0) {
+        ag_data_loader_reset(loader);
+        if (loader->pos < 0) return false; /* the draw reported an error */
+    }
+    int64_t left = loader->num_samples - loader->pos;
+    int64_t b = left < loader->batch_size ? left : loader->batch_size;
+    if (left < loader->batch_size && !loader->past_end) {
+        /* BatchSampler asks RandomSampler for more indices than are left, and RandomSampler
+         * runs its last line, `yield from torch.randperm(n, generator=generator).tolist()
+         * [:self.num_samples % n]`: a whole randperm(N), of which it yields nothing. From a
+         * generator of its own that changes nothing; from the loader's, we draw it too. */
+        loader->past_end = true;
+        if (loader->shuffle && loader->generator) {
+            ag_tensor *unused = ag_randperm(loader->generator, loader->num_samples);
+            if (!unused) return false;
+            ag_tensor_free(unused);
+        }
+    }
+    if (b == 0 || (loader->drop_last && b < loader->batch_size)) {
+        loader->pos = -1; /* the epoch is over: the next call begins another */
+        return false;
+    }
+    /* The batch's indices as a tape-owned int64 tensor, and one index_select per tensor. */
+    ag_tensor *index = ag_result(AG_INT64, 1, (const int64_t[]){b});
+    if (!index) return false;
+    memcpy(index->data, loader->order + loader->pos, (size_t)b * sizeof(int64_t));
+    loader->pos += b;
+    for (int k = 0; k < loader->n; k++) {
+        ag_tensor *rows = ag_index_select(loader->tensors[k], 0, index);
+        if (!rows) return false;
+        batch[k] = rows;
+    }
+    return true;
+}
+
+int64_t ag_data_loader_len(const ag_data_loader *loader) {
+    if (!loader) {
+        AG_ERROR("ag_data_loader_len", "loader is NULL");
+        return 0;
+    }
+    int64_t n = loader->num_samples, b = loader->batch_size;
+    return loader->drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t ag_data_loader_num_samples(const ag_data_loader *loader) {
+    if (!loader) {
+        AG_ERROR("ag_data_loader_num_samples", "loader is NULL");
+        return 0;
+    }
+    return loader->num_samples;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* IDX files                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* What a reader makes of the elements. */
+typedef enum idx_mode {
+    IDX_RAW,    /* the values unchanged (ag_idx_load) */
+    IDX_IMAGES, /* uint8 / 255 as float32 (ag_idx_load_images) */
+    IDX_LABELS, /* uint8 as int64 (ag_idx_load_labels) */
+} idx_mode;
+
+/* The element types of IDX, by their type byte. */
+typedef struct idx_type {
+    unsigned code;
+    const char *name;
+    size_t size;    /* bytes per element in the file */
+    ag_dtype dtype; /* what ag_idx_load makes of it */
+} idx_type;
+
+static const idx_type idx_types[] = {
+    {0x08, "uint8", 1, AG_FLOAT32},   {0x09, "int8", 1, AG_FLOAT32},
+    {0x0B, "int16", 2, AG_FLOAT32},   {0x0C, "int32", 4, AG_FLOAT64},
+    {0x0D, "float32", 4, AG_FLOAT32}, {0x0E, "float64", 8, AG_FLOAT64},
+};
+
+/* A deflate stream inflates to at most 1032 times its size (zlib's technical notes): a gzip
+ * file whose header promises more than this is lying, and is refused before any allocation. */
+#define IDX_MAX_GZIP_RATIO 1032
+#define IDX_CHUNK 65536 /* bytes read at a time: a multiple of every element size */
+
+static uint32_t read_be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t read_be64(const unsigned char *p) {
+    return (uint64_t)read_be32(p) << 32 | read_be32(p + 4);
+}
+
+/* Converts n elements of type code (big-endian bytes at p) into out at element offset at. */
+static void idx_convert(unsigned code, idx_mode mode, const unsigned char *p, int64_t n,
+                        ag_tensor *out, int64_t at) {
+    for (int64_t i = 0; i < n; i++) {
+        switch (code) {
+        case 0x08:
+            if (mode == IDX_LABELS)
+                AG_I64(out)[at + i] = p[i];
+            else if (mode == IDX_IMAGES)
+                AG_F32(out)[at + i] = (float)p[i] / 255.0f; /* torchvision: byte.float() / 255 */
+            else
+                AG_F32(out)[at + i] = (float)p[i];
+            break;
+        case 0x09: AG_F32(out)[at + i] = (float)(int8_t)p[i]; break;
+        case 0x0B:
+            AG_F32(out)[at + i] = (float)(int16_t)(uint16_t)(p[2 * i] << 8 | p[2 * i + 1]);
+            break;
+        case 0x0C: AG_F64(out)[at + i] = (double)(int32_t)read_be32(p + 4 * i); break;
+        case 0x0D: {
+            uint32_t bits = read_be32(p + 4 * i);
+            float v;
+            memcpy(&v, &bits, sizeof v);
+            AG_F32(out)[at + i] = v;
+            break;
+        }
+        case 0x0E: {
+            uint64_t bits = read_be64(p + 8 * i);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            AG_F64(out)[at + i] = v;
+            break;
+        }
+        }
+    }
+}
+
+/* Reads up to n bytes; returns how many (short only at the end of the data or on an error,
+ * which gz_error then tells). */
+static int64_t gz_read_full(gzFile gz, unsigned char *buf, int64_t n) {
+    int64_t got = 0;
+    while (got < n) {
+        unsigned want = (unsigned)(n - got < IDX_CHUNK ? n - got : IDX_CHUNK);
+        int r = gzread(gz, buf + got, want);
+        if (r <= 0) break;
+        got += r;
+    }
+    return got;
+}
+
+/* zlib's account of a failure of the stream (a bad CRC, an unexpected end), without the
+ * "path: " zlib puts in front; "" when there is none. */
+static const char *gz_error(gzFile gz, const char *path) {
+    int errnum = Z_OK;
+    const char *msg = gzerror(gz, &errnum);
+    if (errnum == Z_OK || errnum == Z_STREAM_END || !msg) return "";
+    size_t n = strlen(path);
+    return strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0 ? msg + n + 2 : msg;
+}
+
+/* The reader behind the three public functions: checks everything about the file that can be
+ * checked before reading the data, makes the tensor, and streams the data into it. */
+static int idx_read(const char *where, const char *path, idx_mode mode, ag_tensor **out) {
+    if (!out) return ag_status_error("%s: argument 'out' must not be NULL", where);
+    *out = NULL;
+    if (!path) return ag_status_error("%s: argument 'path' must not be NULL", where);
+
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ag_status_error("%s: %s: cannot open the file: %s", where, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return ag_status_error("%s: %s: %s", where, path,
+                               S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return ag_status_error("%s: %s: cannot open the file: %s", where, path,
+                               errno ? strerror(errno) : "out of memory");
+
+    int status = -1;
+    ag_tensor *t = NULL;
+    unsigned char *chunk = NULL;
+    unsigned char head[4 + 4 * AG_MAX_DIMS];
+    char shape_buf[AG_SHAPE_STR];
+
+    /* The magic: two zero bytes, the type, the number of dims. */
+    int64_t got = gz_read_full(gz, head, 4);
+    if (*gz_error(gz, path)) goto bad_gzip;
+    if (got < 4) {
+        status = ag_status_error("%s: %s: not an IDX file: truncated: the file ends inside the "
+                                 "magic number",
+                                 where, path);
+        goto done;
+    }
+    uint32_t magic = read_be32(head);
+    unsigned code = head[2], ndim = head[3];
+    const idx_type *type = NULL;
+    for (size_t k = 0; k < sizeof idx_types / sizeof idx_types[0]; k++)
+        if (idx_types[k].code == code) type = &idx_types[k];
+    if (head[0] != 0 || head[1] != 0 || !type || ndim == 0) {
+        status = ag_status_error("%s: %s: not an IDX file: bad magic number 0x%08x (expected "
+                                 "0x0000TTDD: two zero bytes, a type 08, 09, 0B, 0C, 0D or 0E, "
+                                 "and 1 or more dims)",
+                                 where, path, (unsigned)magic);
+        goto done;
+    }
+    if (mode == IDX_IMAGES && magic != 0x00000803) {
+        status = ag_status_error("%s: %s: bad magic number 0x%08x for IDX images (expected "
+                                 "0x00000803: unsigned bytes, 3 dims N, rows, cols)",
+                                 where, path, (unsigned)magic);
+        goto done;
+    }
+    if (mode == IDX_LABELS && magic != 0x00000801) {
+        status = ag_status_error("%s: %s: bad magic number 0x%08x for IDX labels (expected "
+                                 "0x00000801: unsigned bytes, 1 dim N)",
+                                 where, path, (unsigned)magic);
+        goto done;
+    }
+    if (ndim > AG_MAX_DIMS) {
+        status = ag_status_error("%s: %s: the file has %u dims; a tensor has at most %d", where,
+                                 path, ndim, AG_MAX_DIMS);
+        goto done;
+    }
+
+    /* The dims, and what they promise. */
+    got = gz_read_full(gz, head + 4, 4 * (int64_t)ndim);
+    if (*gz_error(gz, path)) goto bad_gzip;
+    if (got < 4 * (int64_t)ndim) {
+        status = ag_status_error("%s: %s: truncated: the file ends inside its dims", where, path);
+        goto done;
+    }
+    int64_t shape[AG_MAX_DIMS], numel = 1;
+    bool absurd = false;
+    for (unsigned d = 0; d < ndim; d++) {
+        shape[d] = read_be32(head + 4 + 4 * d);
+        /* The size rule of ag_empty (numel * 16 fits in int64), so that making the tensor
+         * cannot fail on it. */
+        if (shape[d] && numel > INT64_MAX / 16 / shape[d])
+            absurd = true;
+        else
+            numel *= shape[d];
+    }
+    if (absurd) {
+        status = ag_status_error("%s: %s: absurd dims %s: too many elements for a tensor", where,
+                                 path, ag_shape_str(shape_buf, (int)ndim, shape));
+        goto done;
+    }
+    int64_t header = 4 + 4 * (int64_t)ndim, need = numel * (int64_t)type->size;
+    bool gzipped = !gzdirect(gz);
+    if (!gzipped && st.st_size - header < need) {
+        status = ag_status_error("%s: %s: truncated: dims %s of %s need %lld bytes of data, the "
+                                 "file holds %lld",
+                                 where, path, ag_shape_str(shape_buf, (int)ndim, shape), type->name,
+                                 (long long)need, (long long)(st.st_size - header));
+        goto done;
+    }
+    if (!gzipped && st.st_size - header > need) {
+        status = ag_status_error("%s: %s: %lld bytes of trailing garbage after the data of dims "
+                                 "%s of %s",
+                                 where, path, (long long)(st.st_size - header - need),
+                                 ag_shape_str(shape_buf, (int)ndim, shape), type->name);
+        goto done;
+    }
+    if (gzipped && (double)need > (double)st.st_size * IDX_MAX_GZIP_RATIO) {
+        status = ag_status_error("%s: %s: absurd dims %s of %s: they need %lld bytes of data, "
+                                 "more than a gzip file of %lld bytes can hold",
+                                 where, path, ag_shape_str(shape_buf, (int)ndim, shape), type->name,
+                                 (long long)need, (long long)st.st_size);
+        goto done;
+    }
+
+    /* The tensor, filled a chunk at a time. */
+    ag_dtype dtype = mode == IDX_LABELS ? AG_INT64 : mode == IDX_IMAGES ? AG_FLOAT32 : type->dtype;
+    chunk = malloc(IDX_CHUNK);
+    t = chunk ? ag_empty(dtype, (int)ndim, shape) : NULL;
+    if (!t) {
+        status = ag_status_error("%s: %s: out of memory for dims %s", where, path,
+                                 ag_shape_str(shape_buf, (int)ndim, shape));
+        goto done;
+    }
+    int64_t done_elems = 0, per_chunk = IDX_CHUNK / (int64_t)type->size;
+    while (done_elems < numel) {
+        int64_t n = numel - done_elems < per_chunk ? numel - done_elems : per_chunk;
+        int64_t bytes = n * (int64_t)type->size;
+        got = gz_read_full(gz, chunk, bytes);
+        if (*gz_error(gz, path)) goto bad_gzip;
+        if (got < bytes) {
+            int64_t total = done_elems * (int64_t)type->size + got;
+            status = ag_status_error("%s: %s: truncated: dims %s of %s need %lld bytes of data, "
+                                     "the file holds %lld",
+                                     where, path, ag_shape_str(shape_buf, (int)ndim, shape),
+                                     type->name, (long long)need, (long long)total);
+            goto done;
+        }
+        idx_convert(code, mode, chunk, n, t, done_elems);
+        done_elems += n;
+    }
+    /* Nothing may follow the data (and reading past it makes zlib check the gzip CRC). */
+    unsigned char extra[64];
+    int r = gzread(gz, extra, sizeof extra);
+    if (r < 0 || *gz_error(gz, path)) goto bad_gzip;
+    if (r > 0) {
+        status = ag_status_error("%s: %s: trailing garbage after the data of dims %s of %s", where,
+                                 path, ag_shape_str(shape_buf, (int)ndim, shape), type->name);
+        goto done;
+    }
+    *out = t;
+    t = NULL;
+    status = 0;
+    goto done;
+bad_gzip:
+    status = ag_status_error("%s: %s: corrupt or truncated gzip data: %s", where, path,
+                             gz_error(gz, path));
+done:
+    if (t) ag_tensor_free(t);
+    free(chunk);
+    gzclose(gz);
+    return status;
+}
+
+int ag_idx_load(const char *path, ag_tensor **out) {
+    return idx_read("ag_idx_load", path, IDX_RAW, out);
+}
+
+int ag_idx_load_images(const char *path, ag_tensor **out) {
+    return idx_read("ag_idx_load_images", path, IDX_IMAGES, out);
+}
+
+int ag_idx_load_labels(const char *path, ag_tensor **out) {
+    return idx_read("ag_idx_load_labels", path, IDX_LABELS, out);
+}
+
+const char *ag_fashion_mnist_dir(void) {
+    static const char dir[] = "/usr/share/datasets/fashion-mnist";
+    return access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", R_OK) == 0 ? dir
+                                                                                            : NULL;
+}
