@@ -52,11 +52,14 @@ run: all ## build, then run the seed's first training loop in C
 test: all $(BUILD)/tests/suite check-examples ## build, run the examples' checks and the suite
 	./$(BUILD)/tests/suite $(TEST_ARGS)
 
-check-examples: examples ## each examples/NAME with tests/expected/NAME.txt prints exactly that
-	@for f in tests/expected/*.txt; do n=$$(basename $$f .txt); \
-	  ./$(BUILD)/examples/$$n | diff -u $$f - >/dev/null \
-	    || { echo "check-examples: $$n differs from $$f:"; ./$(BUILD)/examples/$$n | diff -u $$f -; exit 1; }; \
-	  echo "check-examples: $$n prints $$f exactly"; done
+# tests/expected/NAME.txt is what build/examples/NAME prints; NAME@ARG.txt, with argument ARG.
+check-examples: examples ## each example with an expected output prints exactly that
+	@for f in tests/expected/*.txt; do b=$$(basename $$f .txt); n=$${b%%@*}; \
+	  a=$$(echo "$$b" | sed -n 's/^[^@]*@//p'); \
+	  ./$(BUILD)/examples/$$n $$a | diff -u $$f - >/dev/null || { \
+	    echo "check-examples: $$n $$a differs from $$f:"; \
+	    ./$(BUILD)/examples/$$n $$a | diff -u $$f -; exit 1; }; \
+	  echo "check-examples: $$n $$a prints $$f exactly"; done
 
 # Criterion runs each test in a child process and ignores how the child exits after its test
 # passed, so a leak reported at exit would pass unseen: the sanitizers and valgrind write to log
