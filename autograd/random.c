@@ -254,7 +254,7 @@ static float float_of(uint32_t u) {
  * and e ln 2 in two parts. NaN for x <= 0. */
 static float cephes_logf(float x) {
     static const float p[9] = {
-        (float)7.0376836292E-2, (float)-1.1514610310E-1, (float)1.1676998740E-1,
+        (float)7.0376836292E-2,  (float)-1.1514610310E-1, (float)1.1676998740E-1,
         (float)-1.2420140846E-1, (float)+1.4249322787E-1, (float)-1.6668057665E-1,
         (float)+2.0000714765E-1, (float)-2.4999993993E-1, (float)+3.3333331174E-1,
     };
@@ -272,7 +272,8 @@ static float cephes_logf(float x) {
     x = x + tmp;
     float z = x * x;
     float y = p[0];
-    for (int k = 1; k < 9; k++) y = fmaf(y, x, p[k]);
+    for (int k = 1; k < 9; k++)
+        y = fmaf(y, x, p[k]);
     y = y * x;
     y = fmaf(y, z, e * q1);
     y = fmaf(-z, 0.5f, y);
@@ -337,9 +338,11 @@ static void box_muller16_f32(float *u, float mean, float std) {
 static void uniform_kernel(ag_generator *g, ag_tensor *t, double from, double to) {
     if (t->dtype == AG_FLOAT32) {
         float from32 = (float)from, to32 = (float)to;
-        for (int64_t i = 0; i < t->numel; i++) AG_F32(t)[i] = uniform_f32(g, from32, to32);
+        for (int64_t i = 0; i < t->numel; i++)
+            AG_F32(t)[i] = uniform_f32(g, from32, to32);
     } else {
-        for (int64_t i = 0; i < t->numel; i++) AG_F64(t)[i] = uniform_f64(g, from, to);
+        for (int64_t i = 0; i < t->numel; i++)
+            AG_F64(t)[i] = uniform_f64(g, from, to);
     }
 }
 
@@ -353,18 +356,24 @@ static void normal_kernel(ag_generator *g, ag_tensor *t, double mean, double std
     int64_t n = t->numel;
     if (n >= 16 && t->dtype == AG_FLOAT32) {
         float *u = AG_F32(t);
-        for (int64_t i = 0; i < n; i++) u[i] = uniform_f32(g, 0.0f, 1.0f);
-        for (int64_t i = 0; i + 16 <= n; i += 16) box_muller16_f32(u + i, (float)mean, (float)std);
+        for (int64_t i = 0; i < n; i++)
+            u[i] = uniform_f32(g, 0.0f, 1.0f);
+        for (int64_t i = 0; i + 16 <= n; i += 16)
+            box_muller16_f32(u + i, (float)mean, (float)std);
         if (n % 16) {
-            for (int64_t i = n - 16; i < n; i++) u[i] = uniform_f32(g, 0.0f, 1.0f);
+            for (int64_t i = n - 16; i < n; i++)
+                u[i] = uniform_f32(g, 0.0f, 1.0f);
             box_muller16_f32(u + n - 16, (float)mean, (float)std);
         }
     } else if (n >= 16) {
         double *u = AG_F64(t);
-        for (int64_t i = 0; i < n; i++) u[i] = uniform_f64(g, 0.0, 1.0);
-        for (int64_t i = 0; i + 16 <= n; i += 16) box_muller16_f64(u + i, mean, std);
+        for (int64_t i = 0; i < n; i++)
+            u[i] = uniform_f64(g, 0.0, 1.0);
+        for (int64_t i = 0; i + 16 <= n; i += 16)
+            box_muller16_f64(u + i, mean, std);
         if (n % 16) {
-            for (int64_t i = n - 16; i < n; i++) u[i] = uniform_f64(g, 0.0, 1.0);
+            for (int64_t i = n - 16; i < n; i++)
+                u[i] = uniform_f64(g, 0.0, 1.0);
             box_muller16_f64(u + n - 16, mean, std);
         }
     } else {
@@ -414,8 +423,9 @@ static bool check_uniform(const char *op, const ag_tensor *t, double from, doubl
         return false;
     }
     if (!(to - from <= max)) {
-        AG_ERROR(op, "uniform_ expects to-from <= std::numeric_limits<%s>::max(), but found "
-                     "to=%g and from=%g which result in to-from to exceed the limit",
+        AG_ERROR(op,
+                 "uniform_ expects to-from <= std::numeric_limits<%s>::max(), but found "
+                 "to=%g and from=%g which result in to-from to exceed the limit",
                  f32 ? "Float" : "Double", to, from);
         return false;
     }
@@ -436,8 +446,9 @@ static bool check_normal(const char *op, const ag_tensor *t, double std) {
 static bool check_fillable(const char *op, const ag_tensor *t) {
     if (!ag_check_writable(op, t)) return false;
     if (ag_is_grad_enabled() && t->requires_grad && t->grad_fn) {
-        AG_ERROR(op, "filling a tensor that has a grad_fn (%s) with random numbers is not "
-                     "recorded by libautograd: fill a leaf, or fill in no-grad mode",
+        AG_ERROR(op,
+                 "filling a tensor that has a grad_fn (%s) with random numbers is not "
+                 "recorded by libautograd: fill a leaf, or fill in no-grad mode",
                  ag_grad_fn_name(t));
         return false;
     }
@@ -469,11 +480,11 @@ ag_tensor *ag_randn(ag_generator *g, ag_dtype dtype, int ndim, const int64_t *sh
 }
 
 /* random_(from, to): (draw mod range) + from, with a 64-bit draw when range >= 2^32. */
-ag_tensor *ag_randint(ag_generator *g, int64_t low, int64_t high, int ndim,
-                      const int64_t *shape) {
+ag_tensor *ag_randint(ag_generator *g, int64_t low, int64_t high, int ndim, const int64_t *shape) {
     if (low >= high) {
-        AG_ERROR("randint", "random_ expects 'from' to be less than 'to', but got from=%lld >= "
-                            "to=%lld",
+        AG_ERROR("randint",
+                 "random_ expects 'from' to be less than 'to', but got from=%lld >= "
+                 "to=%lld",
                  (long long)low, (long long)high);
         return NULL;
     }
@@ -494,7 +505,8 @@ ag_tensor *ag_randperm(ag_generator *g, int64_t n) {
     ag_tensor *t = ag_empty(AG_INT64, 1, &n); /* reports a negative n in torch's words */
     if (!t) return NULL;
     int64_t *p = AG_I64(t);
-    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = i;
     g = acquire(g);
     for (int64_t i = 0; i < n - 1; i++) {
         int64_t z = (int64_t)(draw32(g) % (uint64_t)(n - i));
@@ -515,8 +527,9 @@ ag_tensor *ag_bernoulli(ag_tensor *p, ag_generator *g) {
     for (int64_t i = 0; i < p->numel; i++) {
         double pi = ag_get(p, i);
         if (!(pi >= 0 && pi <= 1)) {
-            AG_ERROR("bernoulli", "Expected p_in >= 0 && p_in <= 1 to be true, but got false. "
-                                  "(p[%lld] = %g)",
+            AG_ERROR("bernoulli",
+                     "Expected p_in >= 0 && p_in <= 1 to be true, but got false. "
+                     "(p[%lld] = %g)",
                      (long long)i, pi);
             return NULL;
         }
@@ -539,8 +552,7 @@ ag_tensor *ag_bernoulli(ag_tensor *p, ag_generator *g) {
 /* ---------------------------------------------------------------------------------------- */
 
 /* The fills without the grad-mode rule: what torch.nn.init runs under torch.no_grad(). */
-static ag_tensor *fill_uniform(const char *op, ag_tensor *t, double a, double b,
-                               ag_generator *g) {
+static ag_tensor *fill_uniform(const char *op, ag_tensor *t, double a, double b, ag_generator *g) {
     if (!check_uniform(op, t, a, b)) return NULL;
     g = acquire(g);
     uniform_kernel(g, t, a, b);
@@ -614,8 +626,8 @@ static bool fans(const char *op, const ag_tensor *t, int64_t *fan_in, int64_t *f
     }
     int64_t receptive_field = 1;
     bool fits = true;
-    for (int d = 2; d < t->ndim; d++) fits = fits && size_mul(receptive_field, t->shape[d],
-                                                              &receptive_field);
+    for (int d = 2; d < t->ndim; d++)
+        fits = fits && size_mul(receptive_field, t->shape[d], &receptive_field);
     fits = fits && size_mul(t->shape[1], receptive_field, fan_in) &&
            size_mul(t->shape[0], receptive_field, fan_out);
     if (!fits) AG_ERROR(op, "fan in and fan out do not fit in int64");
