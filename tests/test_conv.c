@@ -1,0 +1,404 @@
+/*
+ * test_conv.c - ag_conv2d, ag_max_pool2d and ag_avg_pool2d against torch.nn.functional.
+ *
+ * Each fixture case of tests/fixtures/nn.h (conv: strides and paddings, square and not, with
+ * and without bias, 1x1, padding wider than the kernel's half, float32 and float64; pools:
+ * default stride, stride and padding, rectangular windows, unbatched input, ties) is checked
+ * for the output, the grad_fn name and every input's gradient after a backward from torch's
+ * upstream gradient. Conv's two kernels (im2col + BLAS, and the direct loops) must both match
+ * torch, and each other on a medium size. Float64 gradchecks cover every op on small sizes,
+ * and every bad input reports torch's words.
+ */
+#include "common.h"
+#include "nn/nn.h"
+
+#define NN_FIXTURES_CONV
+#include "fixtures/nn.h"
+
+AG_TEST_SUITE(conv);
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* A tensor you own, of dtype, from a fixture (NULL for NULL). */
+static ag_tensor *make(const fx_tensor *fx, ag_dtype dtype, bool requires_grad) {
+    if (!fx) return NULL;
+    ag_tensor *t = ag_zeros(dtype, fx->ndim, fx->shape);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (dtype == AG_FLOAT32)
+            AG_F32(t)[i] = (float)fx->v[i];
+        else
+            AG_F64(t)[i] = fx->v[i];
+    }
+    return requires_grad ? ag_requires_grad_(t, true) : t;
+}
+
+/* t has the fixture's shape and values. */
+static void assert_fx(const ag_tensor *t, const fx_tensor *fx, double atol, double rtol) {
+    cr_assert_not_null(t, "tensor is NULL (error: %s)", ag_last_error());
+    assert_shape(t, fx->ndim, fx->shape);
+    int64_t n = 1;
+    for (int d = 0; d < fx->ndim; d++)
+        n *= fx->shape[d];
+    assert_values(t, fx->v, n, atol, rtol);
+}
+
+/* Every element of a and b (same shape) within atol + rtol |b|. */
+static void assert_close(const ag_tensor *a, const ag_tensor *b, double atol, double rtol) {
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    assert_shape(a, b->ndim, b->shape);
+    for (int64_t i = 0; i < a->numel; i++) {
+        double x = ag_get(a, i), y = ag_get(b, i);
+        cr_assert(fabs(x - y) <= atol + rtol * fabs(y), "element %lld: %.10g vs %.10g",
+                  (long long)i, x, y);
+    }
+}
+
+/* ---- conv2d against torch ----------------------------------------------------------------- */
+
+typedef struct conv_case {
+    const fx_tensor *x, *w, *b, *g, *out, *dx, *dw, *db;
+    const char *grad_fn;
+    ag_pair stride, padding;
+    ag_dtype dtype;
+} conv_case;
+
+#define CONV_CASE(name, b_, db_, stride_, padding_, dtype_)                                        \
+    (conv_case) {                                                                                  \
+        &nn_##name##_x, &nn_##name##_w, b_, &nn_##name##_g, &nn_##name##_out, &nn_##name##_dx,     \
+            &nn_##name##_dw, db_, nn_##name##_grad_fn, stride_, padding_, dtype_                   \
+    }
+
+static void check_conv(conv_case c, bool reference) {
+    double tol = c.dtype == AG_FLOAT32 ? 2e-5 : 1e-12;
+    ag_tensor *x = make(c.x, c.dtype, true), *w = make(c.w, c.dtype, true);
+    ag_tensor *b = make(c.b, c.dtype, true), *g = make(c.g, c.dtype, false);
+    ag_tensor *out = reference ? ag_conv2d_reference(x, w, b, c.stride, c.padding)
+                               : ag_conv2d(x, w, b, c.stride, c.padding);
+    assert_fx(out, c.out, tol, tol);
+    cr_assert_eq(out->dtype, c.dtype);
+    cr_assert_str_eq(ag_grad_fn_name(out), c.grad_fn);
+    ag_backward_with(out, g, false);
+    assert_fx(x->grad, c.dx, tol, tol);
+    assert_fx(w->grad, c.dw, tol, tol);
+    if (b) assert_fx(b->grad, c.db, tol, tol);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b), ag_tensor_free(g);
+}
+
+static void check_conv_both(conv_case c) {
+    check_conv(c, false);
+    check_conv(c, true);
+}
+
+Test(conv, stride1_pad0) {
+    check_conv_both(CONV_CASE(conv_s1p0, &nn_conv_s1p0_b, &nn_conv_s1p0_db, AG_PAIR(1), AG_PAIR(0),
+                              AG_FLOAT32));
+}
+Test(conv, stride2_pad1) {
+    check_conv_both(CONV_CASE(conv_s2p1, &nn_conv_s2p1_b, &nn_conv_s2p1_db, AG_PAIR(2), AG_PAIR(1),
+                              AG_FLOAT32));
+}
+Test(conv, rectangular_kernel_stride_padding) {
+    check_conv_both(CONV_CASE(conv_rect, &nn_conv_rect_b, &nn_conv_rect_db, AG_PAIR(1, 2),
+                              AG_PAIR(0, 1), AG_FLOAT32));
+}
+Test(conv, without_bias) {
+    check_conv_both(CONV_CASE(conv_nobias, NULL, NULL, AG_PAIR(2, 1), AG_PAIR(1, 0), AG_FLOAT32));
+}
+Test(conv, one_by_one_kernel) {
+    check_conv_both(
+        CONV_CASE(conv_1x1, &nn_conv_1x1_b, &nn_conv_1x1_db, AG_PAIR(1), AG_PAIR(0), AG_FLOAT32));
+}
+Test(conv, padding_wider_than_half_the_kernel) { /* outputs that see only padding: the bias */
+    check_conv_both(CONV_CASE(conv_big_pad, &nn_conv_big_pad_b, &nn_conv_big_pad_db, AG_PAIR(1),
+                              AG_PAIR(2), AG_FLOAT32));
+}
+Test(conv, float64) {
+    check_conv_both(
+        CONV_CASE(conv_f64, &nn_conv_f64_b, &nn_conv_f64_db, AG_PAIR(2), AG_PAIR(1), AG_FLOAT64));
+}
+
+Test(conv, by_hand) {
+    /* a 1x1x3x3 image of 1..9 and a 2x2 kernel of ones: each output sums a 2x2 window */
+    ag_tensor *x =
+        ag_from_data((const float[]){1, 2, 3, 4, 5, 6, 7, 8, 9}, AG_FLOAT32, AG_SHAPE(1, 1, 3, 3));
+    ag_tensor *w = ag_ones(AG_FLOAT32, AG_SHAPE(1, 1, 2, 2)), *b = AG_TENSOR(0.5);
+    ag_tensor *out = ag_conv2d(x, w, b, AG_PAIR(1), AG_PAIR(0));
+    ASSERT_SHAPE(out, 1, 1, 2, 2);
+    ASSERT_VALUES(out, 0, 0, 12.5, 16.5, 24.5, 28.5);
+    /* padding 1, stride 2: the corners' windows hold one element each */
+    ASSERT_VALUES(ag_conv2d(x, w, NULL, AG_PAIR(2), AG_PAIR(1)), 0, 0, 1, 5, 11, 28);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b);
+}
+
+/* sum(conv(x, w1) + conv(x, w2)): x's gradient comes from two different nodes and must add. */
+Test(conv, gradients_from_two_nodes_add) {
+    ag_tensor *x = ag_requires_grad_(ag_ones(AG_FLOAT64, AG_SHAPE(1, 1, 2, 2)), true);
+    ag_tensor *w1 = ag_full(AG_FLOAT64, AG_SHAPE(1, 1, 1, 1), 2.0);
+    ag_tensor *w2 = ag_full(AG_FLOAT64, AG_SHAPE(1, 1, 1, 1), 3.0);
+    ag_backward(ag_sum(ag_add(ag_conv2d(x, w1, NULL, AG_PAIR(1), AG_PAIR(0)),
+                              ag_conv2d(x, w2, NULL, AG_PAIR(1), AG_PAIR(0)))));
+    ASSERT_VALUES(x->grad, 0, 0, 5, 5, 5, 5);
+    ag_tensor_free(x), ag_tensor_free(w1), ag_tensor_free(w2);
+}
+
+Test(conv, empty_batch) {
+    ag_tensor *x = ag_requires_grad_(ag_zeros(AG_FLOAT32, AG_SHAPE(0, 2, 5, 5)), true);
+    ag_tensor *w = ag_requires_grad_(ag_ones(AG_FLOAT32, AG_SHAPE(3, 2, 3, 3)), true);
+    ag_tensor *b = ag_requires_grad_(ag_ones(AG_FLOAT32, AG_SHAPE(3)), true);
+    ag_tensor *out = ag_conv2d(x, w, b, AG_PAIR(2), AG_PAIR(1));
+    ASSERT_SHAPE(out, 0, 3, 3, 3);
+    ag_backward(ag_sum(out));
+    ASSERT_VALUES(b->grad, 0, 0, 0, 0, 0);
+    ASSERT_SHAPE(w->grad, 3, 2, 3, 3);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b);
+}
+
+/* ---- gradchecks (float64) ------------------------------------------------------------------- */
+
+typedef struct conv_args {
+    ag_pair stride, padding;
+    bool reference;
+} conv_args;
+
+static ag_tensor *conv_fn(ag_tensor *const *in, void *ctx) {
+    const conv_args *a = ctx;
+    return a->reference ? ag_conv2d_reference(in[0], in[1], in[2], a->stride, a->padding)
+                        : ag_conv2d(in[0], in[1], in[2], a->stride, a->padding);
+}
+
+static ag_tensor *conv_nobias_fn(ag_tensor *const *in, void *ctx) {
+    const conv_args *a = ctx;
+    return ag_conv2d(in[0], in[1], NULL, a->stride, a->padding);
+}
+
+static ag_tensor *randn64(uint64_t seed, int ndim, const int64_t *shape) {
+    ag_generator *gen = ag_generator_new(seed);
+    ag_tensor *t = ag_requires_grad_(ag_randn(gen, AG_FLOAT64, ndim, shape), true);
+    ag_generator_free(gen);
+    return t;
+}
+
+Test(conv, gradcheck) {
+    ag_tensor *x = randn64(1, AG_SHAPE(1, 2, 5, 5)), *w = randn64(2, AG_SHAPE(3, 2, 3, 3));
+    ag_tensor *b = randn64(3, AG_SHAPE(3));
+    conv_args fast = {AG_PAIR(2), AG_PAIR(1), false}, ref = {AG_PAIR(2), AG_PAIR(1), true};
+    assert_gradcheck(conv_fn, &fast, (ag_tensor *[]){x, w, b}, 3);
+    assert_gradcheck(conv_fn, &ref, (ag_tensor *[]){x, w, b}, 3);
+    conv_args rect = {AG_PAIR(1, 2), AG_PAIR(0, 1), false};
+    assert_gradcheck(conv_nobias_fn, &rect, (ag_tensor *[]){x, w}, 2);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b);
+}
+
+/* ---- the two kernels agree on a medium size ------------------------------------------------- */
+
+static void compare_kernels(ag_dtype dtype, const int64_t *xs, const int64_t *ws, ag_pair stride,
+                            ag_pair padding, double tol) {
+    ag_generator *gen = ag_generator_new(42);
+    ag_tensor *x = ag_requires_grad_(ag_randn(gen, dtype, 4, xs), true);
+    ag_tensor *w = ag_requires_grad_(ag_randn(gen, dtype, 4, ws), true);
+    ag_tensor *b = ag_requires_grad_(ag_randn(gen, dtype, AG_SHAPE(ws[0])), true);
+    ag_tensor *fast = ag_conv2d(x, w, b, stride, padding);
+    ag_tensor *g = ag_randn(gen, dtype, fast->ndim, fast->shape);
+    ag_backward_with(fast, g, false);
+    ag_tensor *dx = ag_clone(x->grad), *dw = ag_clone(w->grad), *db = ag_clone(b->grad);
+    ag_set_grad_none(x), ag_set_grad_none(w), ag_set_grad_none(b);
+    ag_tensor *ref = ag_conv2d_reference(x, w, b, stride, padding);
+    ag_backward_with(ref, g, false);
+    assert_close(fast, ref, tol, tol);
+    assert_close(dx, x->grad, tol, tol);
+    assert_close(dw, w->grad, tol, tol);
+    assert_close(db, b->grad, tol, tol);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b), ag_tensor_free(g);
+    ag_generator_free(gen);
+}
+
+Test(conv, blas_matches_reference_float32) {
+    compare_kernels(AG_FLOAT32, (const int64_t[]){4, 8, 16, 16}, (const int64_t[]){16, 8, 3, 3},
+                    AG_PAIR(1), AG_PAIR(1), 1e-4);
+}
+
+Test(conv, blas_matches_reference_strided_float64) {
+    compare_kernels(AG_FLOAT64, (const int64_t[]){3, 5, 13, 11}, (const int64_t[]){7, 5, 4, 3},
+                    AG_PAIR(2, 3), AG_PAIR(1, 2), 1e-11);
+}
+
+/* ---- bad input: torch's words ---------------------------------------------------------------- */
+
+Test(conv, errors) {
+    ag_tensor *x = ag_zeros(AG_FLOAT32, AG_SHAPE(1, 2, 5, 5));
+    ag_tensor *w = ag_zeros(AG_FLOAT32, AG_SHAPE(3, 2, 3, 3));
+    ag_tensor *x3 = ag_zeros(AG_FLOAT32, AG_SHAPE(2, 5, 5));
+    ag_tensor *x4c = ag_zeros(AG_FLOAT32, AG_SHAPE(1, 4, 5, 5));
+    ag_tensor *w3 = ag_zeros(AG_FLOAT32, AG_SHAPE(3, 2, 3));
+    ag_tensor *w64 = ag_zeros(AG_FLOAT64, AG_SHAPE(3, 2, 3, 3));
+    ag_tensor *b4 = ag_zeros(AG_FLOAT32, AG_SHAPE(4)), *b64 = ag_zeros(AG_FLOAT64, AG_SHAPE(3));
+    ag_tensor *big = ag_zeros(AG_FLOAT32, AG_SHAPE(3, 2, 7, 7));
+    ag_tensor *w0 = ag_zeros(AG_FLOAT32, AG_SHAPE(0, 2, 3, 3));
+    ag_tensor *kw0 = ag_zeros(AG_FLOAT32, AG_SHAPE(3, 2, 0, 3));
+    ag_tensor *xi = ag_zeros(AG_INT64, AG_SHAPE(1, 2, 5, 5));
+    ag_pair s1 = AG_PAIR(1), p0 = AG_PAIR(0);
+    EXPECT_ERROR(ag_conv2d(x3, w, NULL, s1, p0),
+                 "Expected 4-dimensional input for 4-dimensional weight [3, 2, 3, 3], but got "
+                 "3-dimensional input of size [2, 5, 5] instead");
+    EXPECT_ERROR(ag_conv2d(x4c, w, NULL, s1, p0),
+                 "Given groups=1, weight of size [3, 2, 3, 3], expected input[1, 4, 5, 5] to have "
+                 "2 channels, but got 4 channels instead");
+    EXPECT_ERROR(ag_conv2d(x, w3, NULL, s1, p0),
+                 "expected stride to be a single integer value or a list of 1 values to match "
+                 "the convolution dimensions, but got stride=[1, 1]");
+    EXPECT_ERROR(ag_conv2d(x, w, b4, s1, p0),
+                 "Given weight of size [3, 2, 3, 3], expected bias to be 1-dimensional with 3 "
+                 "elements, but got bias of size [4] instead");
+    EXPECT_ERROR(ag_conv2d(x, big, NULL, s1, p0),
+                 "Calculated padded input size per channel: (5 x 5). Kernel size: (7 x 7). "
+                 "Kernel size can't be greater than actual input size");
+    EXPECT_ERROR(ag_conv2d(x, w, NULL, AG_PAIR(0, 1), p0), "non-positive stride is not supported");
+    EXPECT_ERROR(ag_conv2d(x, w, NULL, s1, AG_PAIR(-1)), "negative padding is not supported");
+    EXPECT_ERROR(ag_conv2d(x, w64, NULL, s1, p0), "expected scalar type Float but found Double");
+    EXPECT_ERROR(ag_conv2d(x, w, b64, s1, p0),
+                 "Input type (float) and bias type (double) should be the same");
+    EXPECT_ERROR(ag_conv2d(x, w0, NULL, s1, p0),
+                 "Given groups=1, expected weight to be at least 1 at dimension 0, but got weight "
+                 "of size [0, 2, 3, 3] instead");
+    EXPECT_ERROR(ag_conv2d(x, kw0, NULL, s1, p0),
+                 "kernel size should be greater than zero, but got kernel_height: 0 "
+                 "kernel_width: 3");
+    EXPECT_ERROR(ag_conv2d(NULL, w, NULL, s1, p0), "argument 'input' must be a tensor, not NULL");
+    EXPECT_ERROR(ag_conv2d(xi, w, NULL, s1, p0), "expected a floating point tensor");
+    ag_tensor *all[] = {x, w, x3, x4c, w3, w64, b4, b64, big, w0, kw0, xi};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        ag_tensor_free(all[i]);
+}
+
+/* ---- pooling against torch ----------------------------------------------------------------- */
+
+typedef ag_tensor *(*pool_fn)(ag_tensor *, ag_pair, ag_pair, ag_pair);
+
+static void check_pool(pool_fn f, const fx_tensor *fx, const fx_tensor *fg, const fx_tensor *fout,
+                       const fx_tensor *fdx, const char *grad_fn, ag_pair k, ag_pair s, ag_pair p) {
+    ag_tensor *x = make(fx, AG_FLOAT32, true), *g = make(fg, AG_FLOAT32, false);
+    ag_tensor *out = f(x, k, s, p);
+    assert_fx(out, fout, 1e-6, 1e-6);
+    cr_assert_str_eq(ag_grad_fn_name(out), grad_fn);
+    ag_backward_with(out, g, false);
+    assert_fx(x->grad, fdx, 1e-6, 1e-6);
+    ag_tensor_free(x), ag_tensor_free(g);
+}
+
+#define CHECK_POOL(f, name, k, s, p)                                                               \
+    check_pool(f, &nn_##name##_x, &nn_##name##_g, &nn_##name##_out, &nn_##name##_dx,               \
+               nn_##name##_grad_fn, k, s, p)
+
+Test(conv, max_pool2d) {
+    CHECK_POOL(ag_max_pool2d, maxpool_k2, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)); /* stride None */
+    CHECK_POOL(ag_max_pool2d, maxpool_k3s2p1, AG_PAIR(3), AG_PAIR(2), AG_PAIR(1));
+    CHECK_POOL(ag_max_pool2d, maxpool_rect, AG_PAIR(2, 3), AG_PAIR(1, 2), AG_PAIR(1, 0));
+    CHECK_POOL(ag_max_pool2d, maxpool_3d, AG_PAIR(2), AG_PAIR(1), AG_PAIR(0));
+}
+
+/* Integer values in -2..2 with overlapping windows: many ties, the first maximum takes g. */
+Test(conv, max_pool2d_ties_go_to_the_first) {
+    CHECK_POOL(ag_max_pool2d, maxpool_ties, AG_PAIR(3), AG_PAIR(1), AG_PAIR(1));
+    ag_tensor *x = ag_requires_grad_(ag_ones(AG_FLOAT32, AG_SHAPE(1, 1, 2, 2)), true);
+    ag_backward(ag_sum(ag_max_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0))));
+    ASSERT_VALUES(x->grad, 0, 0, 1, 0, 0, 0);
+    ag_tensor_free(x);
+}
+
+Test(conv, max_pool2d_nan_wins) {
+    ag_tensor *x = ag_from_data((const float[]){1, NAN, 3, 2}, AG_FLOAT32, AG_SHAPE(1, 1, 2, 2));
+    ag_tensor *out = ag_max_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+    cr_assert(isnan(ag_get(out, 0)));
+    ag_tensor_free(x);
+}
+
+Test(conv, avg_pool2d) {
+    CHECK_POOL(ag_avg_pool2d, avgpool_k2, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+    CHECK_POOL(ag_avg_pool2d, avgpool_k3s2p1, AG_PAIR(3), AG_PAIR(2), AG_PAIR(1));
+    CHECK_POOL(ag_avg_pool2d, avgpool_rect, AG_PAIR(2, 3), AG_PAIR(1, 2), AG_PAIR(1, 0));
+    CHECK_POOL(ag_avg_pool2d, avgpool_3d, AG_PAIR(2), AG_PAIR(1), AG_PAIR(0));
+    /* windows running past the padding: their divisor stops at the padding */
+    CHECK_POOL(ag_avg_pool2d, avgpool_k4s3p2, AG_PAIR(4), AG_PAIR(3), AG_PAIR(2));
+}
+
+Test(conv, avg_pool2d_counts_the_padding) {
+    /* 2x2 ones, kernel 2, stride 2, padding 1: each window holds one element and three pads */
+    ag_tensor *x = ag_ones(AG_FLOAT32, AG_SHAPE(1, 1, 2, 2));
+    ASSERT_VALUES(ag_avg_pool2d(x, AG_PAIR(2), AG_PAIR(2), AG_PAIR(1)), 0, 0, 0.25, 0.25, 0.25,
+                  0.25);
+    ag_tensor_free(x);
+}
+
+Test(conv, pools_of_an_empty_batch) {
+    ag_tensor *x = ag_zeros(AG_FLOAT32, AG_SHAPE(0, 2, 5, 5));
+    ASSERT_SHAPE(ag_max_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)), 0, 2, 2, 2);
+    ASSERT_SHAPE(ag_avg_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)), 0, 2, 2, 2);
+    ag_tensor_free(x);
+}
+
+typedef struct pool_args {
+    pool_fn f;
+    ag_pair k, s, p;
+} pool_args;
+
+static ag_tensor *pool_call(ag_tensor *const *in, void *ctx) {
+    const pool_args *a = ctx;
+    return a->f(in[0], a->k, a->s, a->p);
+}
+
+Test(conv, pool_gradchecks) {
+    ag_tensor *x = randn64(5, AG_SHAPE(1, 1, 4, 5));
+    pool_args cases[] = {
+        {ag_max_pool2d, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)},
+        {ag_max_pool2d, AG_PAIR(3), AG_PAIR(2), AG_PAIR(1)},
+        {ag_max_pool2d, AG_PAIR(2, 3), AG_PAIR(1, 2), AG_PAIR(1, 0)},
+        {ag_avg_pool2d, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)},
+        {ag_avg_pool2d, AG_PAIR(3), AG_PAIR(2), AG_PAIR(1)},
+        {ag_avg_pool2d, AG_PAIR(2, 3), AG_PAIR(1, 2), AG_PAIR(1, 0)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        assert_gradcheck(pool_call, &cases[i], &x, 1);
+    ag_tensor_free(x);
+}
+
+Test(conv, pool_errors) {
+    ag_tensor *x = ag_zeros(AG_FLOAT32, AG_SHAPE(1, 2, 5, 5));
+    ag_tensor *x2 = ag_zeros(AG_FLOAT32, AG_SHAPE(5, 5)),
+              *xi = ag_zeros(AG_INT64, AG_SHAPE(1, 2, 5, 5));
+    ag_tensor *x5 = ag_zeros(AG_FLOAT32, AG_SHAPE(1, 1, 2, 5, 5));
+    ag_tensor *xe = ag_zeros(AG_FLOAT32, AG_SHAPE(1, 2, 0, 5));
+    ag_pair k2 = AG_PAIR(2), s0 = AG_PAIR(0), p0 = AG_PAIR(0);
+    pool_fn fs[2] = {ag_max_pool2d, ag_avg_pool2d};
+    for (int i = 0; i < 2; i++) {
+        pool_fn f = fs[i];
+        EXPECT_ERROR(f(x, k2, s0, AG_PAIR(2)),
+                     "pad should be at most half of kernel size, but got pad=2 and kernel_size=2");
+        EXPECT_ERROR(f(x, AG_PAIR(6), s0, p0),
+                     "Given input size: (2x5x5). Calculated output size: (2x0x0). Output size is "
+                     "too small");
+        EXPECT_ERROR(f(x, AG_PAIR(0), s0, p0), "stride should not be zero");
+        EXPECT_ERROR(f(x, k2, AG_PAIR(0, 1), p0), "stride should not be zero");
+        EXPECT_ERROR(f(x, AG_PAIR(0), AG_PAIR(1), p0),
+                     "kernel size should be greater than zero, but got kH: 0 kW: 0");
+        EXPECT_ERROR(f(x, k2, AG_PAIR(-1), p0),
+                     "stride should be greater than zero, but got dH: -1 dW: -1");
+        EXPECT_ERROR(f(x, k2, s0, AG_PAIR(-1)), "pad must be non-negative, but got pad: -1");
+        EXPECT_ERROR(f(xe, k2, s0, p0),
+                     "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+                     "input, but got:[1, 2, 0, 5]");
+        EXPECT_ERROR(f(NULL, k2, s0, p0), "argument 'input' must be a tensor, not NULL");
+    }
+    EXPECT_ERROR(ag_max_pool2d(x2, k2, s0, p0),
+                 "non-empty 3D or 4D (batch mode) tensor expected for input");
+    EXPECT_ERROR(ag_max_pool2d(x5, k2, s0, p0),
+                 "non-empty 3D or 4D (batch mode) tensor expected for input");
+    EXPECT_ERROR(ag_max_pool2d(xi, k2, s0, p0), "\"max_pool2d\" not implemented for 'Long'");
+    EXPECT_ERROR(ag_avg_pool2d(x2, k2, s0, p0),
+                 "Dimension out of range (expected to be in range of [-2, 1], but got -3)");
+    EXPECT_ERROR(ag_avg_pool2d(x5, k2, s0, p0),
+                 "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+                 "input, but got:[1, 1, 2, 5, 5]");
+    ag_tensor_free(x), ag_tensor_free(x2), ag_tensor_free(xi), ag_tensor_free(x5);
+    ag_tensor_free(xe);
+}
