@@ -8,44 +8,20 @@
  * A 0-d index acts as one of one element; a 0-d x takes a one-element index and gives a 0-d
  * out. The index is saved (checked against in-place changes); it takes no gradient.
  */
-#include "autograd/internal.h"
+#include "ops/rows.h"
 
-#include <string.h>
-
-/* out[o, k, i] = x[o, index[k], i], x seen as (outer, size, inner) around dim. */
-static void index_select_forward(const ag_tensor *x, int dim, const ag_tensor *index,
-                                 ag_tensor *out) {
-    int64_t outer, size, inner, k = index->numel;
-    ag_split_dim(x, dim, &outer, &size, &inner);
-    size_t run = (size_t)inner * ag_dtype_size(x->dtype);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < k; j++)
-            memcpy((char *)out->data + (size_t)(o * k + j) * run,
-                   (const char *)x->data + (size_t)(o * size + AG_I64(index)[j]) * run, run);
+/* index_select's rows: x's rows index[0], index[1], ... along dim (the copy and the
+ * scatter-add are slice's too: ops/rows.c) */
+static ag_rows index_rows(const ag_tensor *index) {
+    return (ag_rows){.index = AG_I64(index), .len = index->numel};
 }
 
 static void index_select_backward(ag_node *node) {
     ag_tensor *index = ag_saved(node, 0);
     if (!index) return;
-    const ag_tensor *x = node->inputs[0];
-    ag_tensor *g = node->grad;
     int dim = (int)node->iarg[0];
-    int64_t outer, size, inner, k = index->numel;
-    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
-    if (!dx) return;
-    ag_split_dim(x, dim, &outer, &size, &inner);
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t j = 0; j < k; j++) {
-            int64_t to = (o * size + AG_I64(index)[j]) * inner, from = (o * k + j) * inner;
-            for (int64_t i = 0; i < inner; i++) {
-                if (g->dtype == AG_FLOAT32)
-                    AG_F32(dx)[to + i] += AG_F32(g)[from + i];
-                else
-                    AG_F64(dx)[to + i] += AG_F64(g)[from + i];
-            }
-        }
-    }
-    ag_accumulate(node, 0, dx);
+    ag_accumulate(node, 0,
+                  ag_rows_scatter_add(node->inputs[0], dim, index_rows(index), node->grad));
 }
 
 static const ag_op index_select_op = {
@@ -83,7 +59,7 @@ ag_tensor *ag_index_select(ag_tensor *x, int dim, ag_tensor *index) {
     for (int d = 0; d < x->ndim; d++) shape[d] = d == dim ? index->numel : x->shape[d];
     ag_tensor *out = ag_result(x->dtype, x->ndim, shape);
     if (!out) return NULL;
-    index_select_forward(x, dim, index, out);
+    ag_rows_copy(x, dim, index_rows(index), out);
     ag_node *node = ag_record(&index_select_op, out, 1, &x);
     if (node) {
         node->iarg[0] = dim;

@@ -16,30 +16,17 @@
  * float32 with float64 computes in float64, even with a 0-d operand (torch broadcasts before
  * subtracting, so nothing is 0-d by then; ag_sub alone would keep a 0-d float64 from
  * promoting): the float32 one is converted first, which adds a ToCopyBackward0 node.
+ * The argument checks and the final reduction are mse_loss's too (ops/loss.c).
  */
-#include "autograd/internal.h"
+#include "ops/loss.h"
 
 ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction) {
-    const char *op = "l1_loss";
-    if (!ag_check_tensor(op, input, "input") || !ag_check_tensor(op, target, "target")) return NULL;
-    if (reduction != AG_REDUCTION_MEAN && reduction != AG_REDUCTION_SUM &&
-        reduction != AG_REDUCTION_NONE) {
-        AG_ERROR(op, "%d is not a valid value for reduction", (int)reduction);
-        return NULL;
-    }
-    if (!ag_check_floating(op, input) || !ag_check_floating(op, target)) return NULL;
-    int ndim;
-    int64_t shape[AG_MAX_DIMS];
-    if (!ag_broadcast_shape(op, input->ndim, input->shape, target->ndim, target->shape, &ndim,
-                            shape))
-        return NULL;
+    if (!ag_pointwise_loss_check("l1_loss", input, target, reduction)) return NULL;
     if (input->dtype != target->dtype) {
         input = ag_to(input, AG_FLOAT64);
         target = input ? ag_to(target, AG_FLOAT64) : NULL;
         if (!target) return NULL;
     }
     ag_tensor *diff = ag_sub(input, target);
-    ag_tensor *l = diff ? ag_abs(diff) : NULL;
-    if (!l || reduction == AG_REDUCTION_NONE) return l;
-    return reduction == AG_REDUCTION_MEAN ? ag_mean(l) : ag_sum(l);
+    return ag_apply_loss_reduction(diff ? ag_abs(diff) : NULL, reduction);
 }

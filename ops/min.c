@@ -12,126 +12,29 @@
  * split evenly among all tied minima (torch's evenly_distribute_backward, grad_fn
  * MinBackward1); along dim it goes only to the index returned, the first one (MinBackward0).
  * Along dim, x is seen as (outer, size, inner) (ag_split_dim); out and idx are (outer, inner).
+ *
+ * max (ops/max.c) is the same with the comparison turned round, so the forwards and backwards
+ * are written once for both, in ops/extremum.c; this file holds min's nodes and entry points.
  */
-#include "autograd/internal.h"
-
-#include <math.h>
-#include <string.h>
-
-static double get(const ag_tensor *x, int64_t i) {
-    return x->dtype == AG_FLOAT32 ? (double)AG_F32(x)[i] : AG_F64(x)[i];
-}
-
-static void set(ag_tensor *t, int64_t i, double v) {
-    if (t->dtype == AG_FLOAT32)
-        AG_F32(t)[i] = (float)v;
-    else
-        AG_F64(t)[i] = v;
-}
-
-/* Whether v takes the place of the best so far, m: smaller, or the first NaN. */
-static bool beats(double v, double m) { return v < m || (isnan(v) && !isnan(m)); }
-
-/* The position k of the first minimum of the size >= 1 elements x[at + k * inner]. */
-static int64_t first_min(const ag_tensor *x, int64_t at, int64_t size, int64_t inner) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < size; k++)
-        if (beats(get(x, at + k * inner), get(x, at + best * inner))) best = k;
-    return best;
-}
-
-/* ---- over everything ---------------------------------------------------------------------- */
-
-static void min_backward(ag_node *node) {
-    ag_tensor *x = ag_saved(node, 0), *out = ag_saved(node, 1);
-    if (!x || !out) return;
-    ag_tensor *g = ag_cast(node->grad, x->dtype), *dx = ag_result_like(x);
-    if (!g || !dx) return;
-    double m = get(out, 0);
-    int64_t ties = 0;
-    for (int64_t k = 0; k < x->numel; k++) ties += isnan(m) ? isnan(get(x, k)) : get(x, k) == m;
-    /* g / T in the tensor's precision, as torch divides the float grad by the count */
-    double share = x->dtype == AG_FLOAT32 ? (double)(AG_F32(g)[0] / (float)ties)
-                                          : AG_F64(g)[0] / (double)ties;
-    for (int64_t k = 0; k < x->numel; k++) {
-        bool tied = isnan(m) ? isnan(get(x, k)) : get(x, k) == m;
-        set(dx, k, tied ? share : 0);
-    }
-    ag_accumulate(node, 0, dx);
-}
+#include "ops/extremum.h"
 
 static const ag_op min_op = {
     .name = "MinBackward1",
     .rule = "dx = g / T where x == min (T ties), 0 elsewhere",
-    .backward = min_backward,
+    .backward = ag_extremum_all_backward,
 };
-
-ag_tensor *ag_min(ag_tensor *x) {
-    const char *op = "min";
-    if (!ag_check_tensor(op, x, "input") || !ag_check_floating(op, x)) return NULL;
-    if (x->numel == 0) {
-        AG_ERROR(op, "min(): Expected reduction dim to be specified for input.numel() == 0. "
-                     "Specify the reduction dim with the 'dim' argument.");
-        return NULL;
-    }
-    ag_tensor *out = ag_result(x->dtype, 0, NULL);
-    if (!out) return NULL;
-    set(out, 0, get(x, first_min(x, 0, x->numel, 1)));
-    ag_node *node = ag_record(&min_op, out, 1, &x);
-    ag_save(node, x);
-    ag_save(node, out);
-    return out;
-}
-
-/* ---- along one dim ------------------------------------------------------------------------ */
-
-static void min_dim_backward(ag_node *node) {
-    ag_tensor *idx = ag_saved(node, 0), *x = node->inputs[0];
-    if (!idx) return;
-    ag_tensor *g = ag_cast(node->grad, x->dtype), *dx = ag_result_like(x);
-    if (!g || !dx) return;
-    memset(dx->data, 0, (size_t)dx->numel * ag_dtype_size(dx->dtype));
-    int64_t outer, size, inner;
-    ag_split_dim(x, (int)node->iarg[0], &outer, &size, &inner);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++)
-            set(dx, (o * size + AG_I64(idx)[o * inner + i]) * inner + i, get(g, o * inner + i));
-    ag_accumulate(node, 0, dx);
-}
 
 static const ag_op min_dim_op = {
     .name = "MinBackward0",
     .rule = "dx = g at the index of the min along dim, 0 elsewhere",
-    .backward = min_dim_backward,
+    .backward = ag_extremum_dim_backward,
 };
 
+static const ag_extremum min = {
+    .name = "min", .largest = false, .all_op = &min_op, .dim_op = &min_dim_op};
+
+ag_tensor *ag_min(ag_tensor *x) { return ag_extremum_all(&min, x); }
+
 ag_tensor *ag_min_dim(ag_tensor *x, int dim, bool keepdim, ag_tensor **indices) {
-    const char *op = "min";
-    if (!ag_check_tensor(op, x, "input") || !ag_check_floating(op, x) ||
-        !ag_check_dim(op, x->ndim, &dim))
-        return NULL;
-    if (x->ndim && x->shape[dim] == 0) {
-        AG_ERROR(op, "min(): Expected reduction dim %d to have non-zero size.", dim);
-        return NULL;
-    }
-    int64_t shape[AG_MAX_DIMS], outer, size, inner;
-    int ndim = ag_reduced_shape(x, dim, keepdim, shape);
-    ag_tensor *out = ag_result(x->dtype, ndim, shape), *idx = ag_result(AG_INT64, ndim, shape);
-    if (!out || !idx) return NULL;
-    ag_split_dim(x, dim, &outer, &size, &inner);
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            int64_t k = first_min(x, o * size * inner + i, size, inner);
-            AG_I64(idx)[o * inner + i] = k;
-            set(out, o * inner + i, get(x, (o * size + k) * inner + i));
-        }
-    }
-    ag_node *node = ag_record(&min_dim_op, out, 1, &x);
-    if (node) {
-        ag_save(node, idx);
-        node->iarg[0] = dim;
-        node->iarg[1] = keepdim;
-    }
-    if (indices) *indices = idx;
-    return out;
+    return ag_extremum_dim(&min, x, dim, keepdim, indices);
 }

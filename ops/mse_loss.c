@@ -13,9 +13,10 @@
  * the same numbers, but have no warning channel: check your shapes ((N, 1) against (N) makes
  * (N, N)). Sizes that cannot broadcast are an error in torch's words. float32 with float64
  * computes in float64 (torch broadcasts first, so even a 0-d float64 promotes). One node,
- * MseLossBackward0, for every reduction, as torch.
+ * MseLossBackward0, for every reduction, as torch. The argument checks and the reduction are
+ * l1_loss's too (ops/loss.c).
  */
-#include "autograd/internal.h"
+#include "ops/loss.h"
 
 AG_BINARY_KERNEL(mse_kernel, (a - b) * (a - b));
 
@@ -43,26 +44,13 @@ static const ag_op mse_loss_op = {
 
 ag_tensor *ag_mse_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction) {
     const char *op = "mse_loss";
-    if (!ag_check_tensor(op, input, "input") || !ag_check_tensor(op, target, "target")) return NULL;
-    if (reduction != AG_REDUCTION_MEAN && reduction != AG_REDUCTION_SUM &&
-        reduction != AG_REDUCTION_NONE) {
-        AG_ERROR(op, "%d is not a valid value for reduction", (int)reduction);
-        return NULL;
-    }
-    if (!ag_check_floating(op, input) || !ag_check_floating(op, target)) return NULL;
-    int ndim;
-    int64_t shape[AG_MAX_DIMS];
-    if (!ag_broadcast_shape(op, input->ndim, input->shape, target->ndim, target->shape, &ndim,
-                            shape))
-        return NULL;
+    if (!ag_pointwise_loss_check(op, input, target, reduction)) return NULL;
     ag_dtype dtype = loss_dtype(input, target);
     ag_tensor *a = ag_cast(input, dtype), *b = ag_cast(target, dtype);
     ag_tensor *l = a && b ? ag_binary_map(op, &mse_kernel, a, b) : NULL;
     if (!l) return NULL;
     /* l requires no grad, so ag_mean and ag_sum record nothing: they only reduce */
-    ag_tensor *out = reduction == AG_REDUCTION_NONE   ? l
-                     : reduction == AG_REDUCTION_MEAN ? ag_mean(l)
-                                                      : ag_sum(l);
+    ag_tensor *out = ag_apply_loss_reduction(l, reduction);
     ag_node *node = ag_record(&mse_loss_op, out, 2, (ag_tensor *[]){input, target});
     if (node) {
         node->farg[0] = reduction == AG_REDUCTION_MEAN ? 2.0 / (double)l->numel : 2.0;

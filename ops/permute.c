@@ -4,9 +4,10 @@
  *   forward:  out.shape[i] = x.shape[dims[i]]     out[..., j_i, ...] = x[..., j at dims[i], ...]
  *             x: (A, B, C), dims (2, 0, 1)  ->  out: (C, A, B)
  *   backward: dx += g.permute(inverse of dims)    g: out's shape -> x's shape
- * A contiguous copy: torch returns a strided view, but here every tensor is contiguous.
+ * A contiguous copy: torch returns a strided view, but here every tensor is contiguous. The
+ * copy kernel, ag_permute_forward, is also transpose's (ops/permute.h).
  */
-#include "autograd/internal.h"
+#include "ops/permute.h"
 
 #include <string.h>
 
@@ -19,7 +20,7 @@ static void copy_element(char *dst, const char *src, size_t es) {
 }
 
 /* out = x permuted: walks out in order, reading x at the permuted strides. */
-static void permute_forward(const ag_tensor *x, const int *dims, ag_tensor *out) {
+void ag_permute_forward(const ag_tensor *x, const int *dims, ag_tensor *out) {
     int n = x->ndim;
     size_t es = ag_dtype_size(x->dtype);
     int64_t xstride[AG_MAX_DIMS], step[AG_MAX_DIMS], idx[AG_MAX_DIMS] = {0}, s = 1;
@@ -83,7 +84,7 @@ ag_tensor *ag_permute(ag_tensor *x, int ndim, const int *dims) {
     for (int d = 0; d < ndim; d++) shape[d] = x->shape[perm[d]];
     ag_tensor *out = ag_result(x->dtype, ndim, shape);
     if (!out) return NULL;
-    permute_forward(x, perm, out);
+    ag_permute_forward(x, perm, out);
     ag_node *node = ag_record(&permute_op, out, 1, &x);
     if (node) {
         node->iarg[0] = ndim;

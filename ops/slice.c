@@ -8,43 +8,13 @@
  * A contiguous copy: torch returns a view, but here every tensor is contiguous. For "to the
  * end" pass INT64_MAX as end.
  */
-#include "autograd/internal.h"
+#include "ops/rows.h"
 
-#include <string.h>
-
-/* out[o, j, i] = x[o, start + j * step, i], both seen as (outer, size, inner) around dim. */
-static void slice_forward(const ag_tensor *x, int dim, int64_t start, int64_t step,
-                          ag_tensor *out) {
-    int64_t outer, size, inner, len = out->shape[dim];
-    ag_split_dim(x, dim, &outer, &size, &inner);
-    size_t run = (size_t)inner * ag_dtype_size(x->dtype);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < len; j++)
-            memcpy((char *)out->data + (size_t)(o * len + j) * run,
-                   (const char *)x->data + (size_t)(o * size + start + j * step) * run, run);
-}
-
+/* The copy and its scatter-add backward are index_select's too (ops/rows.c). */
 static void slice_backward(ag_node *node) {
-    const ag_tensor *x = node->inputs[0];
-    ag_tensor *g = node->grad;
     int dim = (int)node->iarg[0];
-    int64_t start = node->iarg[1], step = node->iarg[2], len = g->shape[dim];
-    int64_t outer, size, inner;
-    ag_tensor *dx = ag_result_zeros(g->dtype, x->ndim, x->shape);
-    if (!dx) return;
-    ag_split_dim(x, dim, &outer, &size, &inner);
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t j = 0; j < len; j++) {
-            int64_t to = (o * size + start + j * step) * inner, from = (o * len + j) * inner;
-            for (int64_t i = 0; i < inner; i++) {
-                if (g->dtype == AG_FLOAT32)
-                    AG_F32(dx)[to + i] += AG_F32(g)[from + i];
-                else
-                    AG_F64(dx)[to + i] += AG_F64(g)[from + i];
-            }
-        }
-    }
-    ag_accumulate(node, 0, dx);
+    ag_rows rows = {.start = node->iarg[1], .step = node->iarg[2], .len = node->grad->shape[dim]};
+    ag_accumulate(node, 0, ag_rows_scatter_add(node->inputs[0], dim, rows, node->grad));
 }
 
 static const ag_op slice_op = {
@@ -77,7 +47,7 @@ ag_tensor *ag_slice(ag_tensor *x, int dim, int64_t start, int64_t end, int64_t s
     shape[dim] = len;
     ag_tensor *out = ag_result(x->dtype, x->ndim, shape);
     if (!out) return NULL;
-    slice_forward(x, dim, start, step, out);
+    ag_rows_copy(x, dim, (ag_rows){.start = start, .step = step, .len = len}, out);
     ag_node *node = ag_record(&slice_op, out, 1, &x);
     if (node) {
         node->iarg[0] = dim;

@@ -32,34 +32,19 @@ static ag_tensor *make(const double *v, int ndim, const int64_t *shape, ag_dtype
 
 /* ---- the ops as gradcheck sees them ------------------------------------------------------- */
 
-static ag_tensor *f_add(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_add(in[0], in[1]);
-}
-static ag_tensor *f_sub(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_sub(in[0], in[1]);
-}
-static ag_tensor *f_mul(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_mul(in[0], in[1]);
-}
-static ag_tensor *f_div(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_div(in[0], in[1]);
-}
-static ag_tensor *f_pow(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_pow(in[0], in[1]);
-}
-static ag_tensor *f_maximum(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_maximum(in[0], in[1]);
-}
-static ag_tensor *f_minimum(ag_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ag_minimum(in[0], in[1]);
-}
+/* f_add, f_sub, ...: ag_<op>(in[0], in[1]) as an ag_function */
+#define BINARY_FN(op)                                                                              \
+    static ag_tensor *f_##op(ag_tensor *const *in, void *ctx) {                                    \
+        (void)ctx;                                                                                 \
+        return ag_##op(in[0], in[1]);                                                              \
+    }
+BINARY_FN(add)
+BINARY_FN(sub)
+BINARY_FN(mul)
+BINARY_FN(div)
+BINARY_FN(pow)
+BINARY_FN(maximum)
+BINARY_FN(minimum)
 
 /* ---- the six shape pairs of the fixtures -------------------------------------------------- */
 
@@ -163,35 +148,20 @@ static void check_bad_input(ag_function f, const char *op) {
 
 /* ---- add, sub, mul, div, pow -------------------------------------------------------------- */
 
-Test(binary, add) {
-    static const expected ex[6] = ALL_CASES(add);
-    check_binary_op(f_add, "AddBackward0", ex);
-    check_bad_input(f_add, "add");
-}
+/* One test per op, named after it: torch's values and gradients on the six shape pairs (and
+ * the gradchecks), then the bad inputs, reported in the op's name. */
+#define BINARY_OP_TEST(op, grad_fn)                                                                \
+    Test(binary, op) {                                                                             \
+        static const expected ex[6] = ALL_CASES(op);                                               \
+        check_binary_op(f_##op, grad_fn, ex);                                                      \
+        check_bad_input(f_##op, #op);                                                              \
+    }
 
-Test(binary, sub) {
-    static const expected ex[6] = ALL_CASES(sub);
-    check_binary_op(f_sub, "SubBackward0", ex);
-    check_bad_input(f_sub, "sub");
-}
-
-Test(binary, mul) {
-    static const expected ex[6] = ALL_CASES(mul);
-    check_binary_op(f_mul, "MulBackward0", ex);
-    check_bad_input(f_mul, "mul");
-}
-
-Test(binary, div) {
-    static const expected ex[6] = ALL_CASES(div);
-    check_binary_op(f_div, "DivBackward0", ex);
-    check_bad_input(f_div, "div");
-}
-
-Test(binary, pow) {
-    static const expected ex[6] = ALL_CASES(pow);
-    check_binary_op(f_pow, "PowBackward1", ex);
-    check_bad_input(f_pow, "pow");
-}
+BINARY_OP_TEST(add, "AddBackward0")
+BINARY_OP_TEST(sub, "SubBackward0")
+BINARY_OP_TEST(mul, "MulBackward0")
+BINARY_OP_TEST(div, "DivBackward0")
+BINARY_OP_TEST(pow, "PowBackward1")
 
 Test(binary, pow_zero_conventions) {
     /* 0^0 = 1 with both gradients 0; 0^2: db = 0 (not 0 * ln 0 = NaN); 0^-1 = inf;
@@ -205,17 +175,8 @@ Test(binary, pow_zero_conventions) {
 
 /* ---- maximum, minimum --------------------------------------------------------------------- */
 
-Test(binary, maximum) {
-    static const expected ex[6] = ALL_CASES(maximum);
-    check_binary_op(f_maximum, "MaximumBackward0", ex);
-    check_bad_input(f_maximum, "maximum");
-}
-
-Test(binary, minimum) {
-    static const expected ex[6] = ALL_CASES(minimum);
-    check_binary_op(f_minimum, "MinimumBackward0", ex);
-    check_bad_input(f_minimum, "minimum");
-}
+BINARY_OP_TEST(maximum, "MaximumBackward0")
+BINARY_OP_TEST(minimum, "MinimumBackward0")
 
 Test(binary, maximum_minimum_ties_split_the_gradient) {
     /* torch 1.13: g / 2 to each side of a tie; where either is NaN the result is NaN and both

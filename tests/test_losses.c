@@ -10,6 +10,8 @@
 
 AG_TEST_SUITE(losses);
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A tensor you own of dtype, filled from doubles (exact for the float32 fixtures). */
 static ag_tensor *tensor(const double *values, ag_dtype dtype, int ndim, const int64_t *shape) {
     if (dtype == AG_FLOAT64) return f64_tensor(values, ndim, shape);
@@ -54,50 +56,68 @@ static void check_dim_op(dim_fn fn, const double *x, const double *w, int ndim,
     ag_tensor_free(xt), ag_tensor_free(wt);
 }
 
+/* The fixtures' inputs of the dim ops: x, the upstream gradient w, and their shape. */
+typedef struct dim_input {
+    const double *x, *w;
+    int ndim;
+    const int64_t *shape;
+} dim_input;
+static const dim_input IN23 = {x23, w23, 2, S23}, IN234 = {x234, w234, 3, S234};
+
+/* fn(in.x, dim) against torch's out and dx */
+typedef struct dim_case {
+    const dim_input *in;
+    int dim;
+    const double *out, *dx;
+} dim_case;
+
+static void check_dim_cases(dim_fn fn, ag_dtype dtype, const dim_case *cases, size_t n) {
+    for (size_t c = 0; c < n; c++) {
+        const dim_input *in = cases[c].in;
+        check_dim_op(fn, in->x, in->w, in->ndim, in->shape, cases[c].dim, dtype, cases[c].out,
+                     cases[c].dx);
+    }
+}
+
 Test(losses, softmax_matches_torch_along_every_dim) {
-    check_dim_op(ag_softmax, x23, w23, 2, S23, 0, AG_FLOAT64, softmax_x23_d0_out,
-                 softmax_x23_d0_dx);
-    check_dim_op(ag_softmax, x23, w23, 2, S23, 1, AG_FLOAT64, softmax_x23_d1_out,
-                 softmax_x23_d1_dx);
-    check_dim_op(ag_softmax, x23, w23, 2, S23, -1, AG_FLOAT64, softmax_x23_d1_out,
-                 softmax_x23_d1_dx);
-    check_dim_op(ag_softmax, x23, w23, 2, S23, -2, AG_FLOAT64, softmax_x23_d0_out,
-                 softmax_x23_d0_dx);
-    check_dim_op(ag_softmax, x234, w234, 3, S234, 0, AG_FLOAT64, softmax_x234_d0_out,
-                 softmax_x234_d0_dx);
-    check_dim_op(ag_softmax, x234, w234, 3, S234, 1, AG_FLOAT64, softmax_x234_d1_out,
-                 softmax_x234_d1_dx);
-    check_dim_op(ag_softmax, x234, w234, 3, S234, -1, AG_FLOAT64, softmax_x234_d2_out,
-                 softmax_x234_d2_dx);
+    const dim_case cases[] = {
+        {&IN23, 0, softmax_x23_d0_out, softmax_x23_d0_dx},
+        {&IN23, 1, softmax_x23_d1_out, softmax_x23_d1_dx},
+        {&IN23, -1, softmax_x23_d1_out, softmax_x23_d1_dx},
+        {&IN23, -2, softmax_x23_d0_out, softmax_x23_d0_dx},
+        {&IN234, 0, softmax_x234_d0_out, softmax_x234_d0_dx},
+        {&IN234, 1, softmax_x234_d1_out, softmax_x234_d1_dx},
+        {&IN234, -1, softmax_x234_d2_out, softmax_x234_d2_dx},
+    };
+    check_dim_cases(ag_softmax, AG_FLOAT64, cases, COUNT(cases));
 }
 
 Test(losses, softmax_float32_matches_torch) {
-    check_dim_op(ag_softmax, x23, w23, 2, S23, 0, AG_FLOAT32, softmax_x23_d0_f32_out,
-                 softmax_x23_d0_f32_dx);
-    check_dim_op(ag_softmax, x23, w23, 2, S23, 1, AG_FLOAT32, softmax_x23_d1_f32_out,
-                 softmax_x23_d1_f32_dx);
+    const dim_case cases[] = {
+        {&IN23, 0, softmax_x23_d0_f32_out, softmax_x23_d0_f32_dx},
+        {&IN23, 1, softmax_x23_d1_f32_out, softmax_x23_d1_f32_dx},
+    };
+    check_dim_cases(ag_softmax, AG_FLOAT32, cases, COUNT(cases));
 }
 
 Test(losses, log_softmax_matches_torch_along_every_dim) {
-    check_dim_op(ag_log_softmax, x23, w23, 2, S23, 0, AG_FLOAT64, log_softmax_x23_d0_out,
-                 log_softmax_x23_d0_dx);
-    check_dim_op(ag_log_softmax, x23, w23, 2, S23, 1, AG_FLOAT64, log_softmax_x23_d1_out,
-                 log_softmax_x23_d1_dx);
-    check_dim_op(ag_log_softmax, x23, w23, 2, S23, -1, AG_FLOAT64, log_softmax_x23_d1_out,
-                 log_softmax_x23_d1_dx);
-    check_dim_op(ag_log_softmax, x234, w234, 3, S234, 0, AG_FLOAT64, log_softmax_x234_d0_out,
-                 log_softmax_x234_d0_dx);
-    check_dim_op(ag_log_softmax, x234, w234, 3, S234, 1, AG_FLOAT64, log_softmax_x234_d1_out,
-                 log_softmax_x234_d1_dx);
-    check_dim_op(ag_log_softmax, x234, w234, 3, S234, 2, AG_FLOAT64, log_softmax_x234_d2_out,
-                 log_softmax_x234_d2_dx);
+    const dim_case cases[] = {
+        {&IN23, 0, log_softmax_x23_d0_out, log_softmax_x23_d0_dx},
+        {&IN23, 1, log_softmax_x23_d1_out, log_softmax_x23_d1_dx},
+        {&IN23, -1, log_softmax_x23_d1_out, log_softmax_x23_d1_dx},
+        {&IN234, 0, log_softmax_x234_d0_out, log_softmax_x234_d0_dx},
+        {&IN234, 1, log_softmax_x234_d1_out, log_softmax_x234_d1_dx},
+        {&IN234, 2, log_softmax_x234_d2_out, log_softmax_x234_d2_dx},
+    };
+    check_dim_cases(ag_log_softmax, AG_FLOAT64, cases, COUNT(cases));
 }
 
 Test(losses, log_softmax_float32_matches_torch) {
-    check_dim_op(ag_log_softmax, x23, w23, 2, S23, 0, AG_FLOAT32, log_softmax_x23_d0_f32_out,
-                 log_softmax_x23_d0_f32_dx);
-    check_dim_op(ag_log_softmax, x23, w23, 2, S23, 1, AG_FLOAT32, log_softmax_x23_d1_f32_out,
-                 log_softmax_x23_d1_f32_dx);
+    const dim_case cases[] = {
+        {&IN23, 0, log_softmax_x23_d0_f32_out, log_softmax_x23_d0_f32_dx},
+        {&IN23, 1, log_softmax_x23_d1_f32_out, log_softmax_x23_d1_f32_dx},
+    };
+    check_dim_cases(ag_log_softmax, AG_FLOAT32, cases, COUNT(cases));
 }
 
 Test(losses, softmax_and_log_softmax_of_extreme_logits_stay_finite) {
@@ -233,33 +253,33 @@ static void check_loss(loss_fn fn, const double *x, int xdim, const int64_t *xsh
 #define CASE(name) ((loss_case){name##_out, name##_dx, name##_dt})
 static const ag_reduction REDUCTIONS[] = {AG_REDUCTION_MEAN, AG_REDUCTION_SUM, AG_REDUCTION_NONE};
 
+/* fn(li, target) on (3, 4), for mean, sum and none (REDUCTIONS' order), in float64 and
+ * float32 */
+static void check_loss_each_reduction(loss_fn fn, const double *target, const loss_case *f64,
+                                      const loss_case *f32) {
+    for (int r = 0; r < 3; r++) {
+        check_loss(fn, li, 2, S34, target, 2, S34, lw, REDUCTIONS[r], AG_FLOAT64, f64[r]);
+        check_loss(fn, li, 2, S34, target, 2, S34, lw, REDUCTIONS[r], AG_FLOAT32, f32[r]);
+    }
+}
+
 Test(losses, mse_loss_matches_torch_for_each_reduction) {
     const loss_case f64[] = {CASE(mse_mean), CASE(mse_sum), CASE(mse_none)};
     const loss_case f32[] = {CASE(mse_mean_f32), CASE(mse_sum_f32), CASE(mse_none_f32)};
-    for (int r = 0; r < 3; r++) {
-        check_loss(ag_mse_loss, li, 2, S34, lt, 2, S34, lw, REDUCTIONS[r], AG_FLOAT64, f64[r]);
-        check_loss(ag_mse_loss, li, 2, S34, lt, 2, S34, lw, REDUCTIONS[r], AG_FLOAT32, f32[r]);
-    }
+    check_loss_each_reduction(ag_mse_loss, lt, f64, f32);
 }
 
 Test(losses, l1_loss_matches_torch_for_each_reduction) {
     const loss_case f64[] = {CASE(l1_mean), CASE(l1_sum), CASE(l1_none)};
     const loss_case f32[] = {CASE(l1_mean_f32), CASE(l1_sum_f32), CASE(l1_none_f32)};
-    for (int r = 0; r < 3; r++) {
-        check_loss(ag_l1_loss, li, 2, S34, lt, 2, S34, lw, REDUCTIONS[r], AG_FLOAT64, f64[r]);
-        check_loss(ag_l1_loss, li, 2, S34, lt, 2, S34, lw, REDUCTIONS[r], AG_FLOAT32, f32[r]);
-    }
+    check_loss_each_reduction(ag_l1_loss, lt, f64, f32);
 }
 
 Test(losses, bce_with_logits_matches_torch_for_each_reduction) {
+    /* targets in [0, 1]: lp */
     const loss_case f64[] = {CASE(bce_mean), CASE(bce_sum), CASE(bce_none)};
     const loss_case f32[] = {CASE(bce_mean_f32), CASE(bce_sum_f32), CASE(bce_none_f32)};
-    for (int r = 0; r < 3; r++) {
-        check_loss(ag_binary_cross_entropy_with_logits, li, 2, S34, lp, 2, S34, lw, REDUCTIONS[r],
-                   AG_FLOAT64, f64[r]);
-        check_loss(ag_binary_cross_entropy_with_logits, li, 2, S34, lp, 2, S34, lw, REDUCTIONS[r],
-                   AG_FLOAT32, f32[r]);
-    }
+    check_loss_each_reduction(ag_binary_cross_entropy_with_logits, lp, f64, f32);
 }
 
 Test(losses, mse_and_l1_broadcast_as_torch_does) {
@@ -409,34 +429,32 @@ static void check_class_loss(loss_fn fn, const double *x, int xdim, const int64_
     ag_tensor_free(xt), ag_tensor_free(wt);
 }
 
+/* fn(x, target) for mean, sum and none: x (3, 4) in float64 and float32, and one sample
+ * (input x[8:12] of shape (4), a 0-d target, a 0-d loss for every reduction) in float64 */
+static void check_class_loss_each_reduction(loss_fn fn, const double *x, const class_case *f64,
+                                            const class_case *f32, const class_case *one) {
+    ag_tensor *target = ag_from_data(ct, AG_INT64, 1, S3);
+    ag_tensor *target0 = ag_from_data(&ct[2], AG_INT64, 0, NULL);
+    for (int r = 0; r < 3; r++) {
+        check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
+        check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
+        check_class_loss(fn, x + 8, 1, S4, target0, REDUCTIONS[r], AG_FLOAT64, one[r]);
+    }
+    ag_tensor_free(target), ag_tensor_free(target0);
+}
+
 Test(losses, nll_loss_matches_torch_for_each_reduction) {
     const class_case f64[] = {CCASE(nll_mean), CCASE(nll_sum), CCASE(nll_none)};
     const class_case f32[] = {CCASE(nll_mean_f32), CCASE(nll_sum_f32), CCASE(nll_none_f32)};
     const class_case one[] = {CCASE(nll_1d_mean), CCASE(nll_1d_sum), CCASE(nll_1d_none)};
-    ag_tensor *target = ag_from_data(ct, AG_INT64, 1, S3);
-    ag_tensor *target0 = ag_from_data(&ct[2], AG_INT64, 0, NULL);
-    for (int r = 0; r < 3; r++) {
-        check_class_loss(ag_nll_loss, ni, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
-        check_class_loss(ag_nll_loss, ni, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
-        /* one sample: input (C), target 0-d, a 0-d loss for every reduction */
-        check_class_loss(ag_nll_loss, ni + 8, 1, S4, target0, REDUCTIONS[r], AG_FLOAT64, one[r]);
-    }
-    ag_tensor_free(target), ag_tensor_free(target0);
+    check_class_loss_each_reduction(ag_nll_loss, ni, f64, f32, one);
 }
 
 Test(losses, cross_entropy_matches_torch_for_each_reduction) {
     const class_case f64[] = {CCASE(ce_mean), CCASE(ce_sum), CCASE(ce_none)};
     const class_case f32[] = {CCASE(ce_mean_f32), CCASE(ce_sum_f32), CCASE(ce_none_f32)};
     const class_case one[] = {CCASE(ce_1d_mean), CCASE(ce_1d_sum), CCASE(ce_1d_none)};
-    ag_tensor *target = ag_from_data(ct, AG_INT64, 1, S3);
-    ag_tensor *target0 = ag_from_data(&ct[2], AG_INT64, 0, NULL);
-    for (int r = 0; r < 3; r++) {
-        check_class_loss(ag_cross_entropy, ci, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
-        check_class_loss(ag_cross_entropy, ci, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
-        check_class_loss(ag_cross_entropy, ci + 8, 1, S4, target0, REDUCTIONS[r], AG_FLOAT64,
-                         one[r]);
-    }
-    ag_tensor_free(target), ag_tensor_free(target0);
+    check_class_loss_each_reduction(ag_cross_entropy, ci, f64, f32, one);
 }
 
 Test(losses, cross_entropy_of_extreme_logits_stays_finite) {

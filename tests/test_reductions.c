@@ -193,24 +193,20 @@ Test(reductions, gradcheck_mean) {
     gradcheck_op("mean_dim", 0, 0, true);
 }
 
-Test(reductions, gradcheck_var) {
-    gradcheck_op("var", 0, 0, false);
-    gradcheck_op("var", 0, 1, false);
-    gradcheck_op("var_dim", 1, 0, false);
-    gradcheck_op("var_dim", 1, 1, true);
-    gradcheck_op("var_dim", -1, 1, false);
-    gradcheck_op("var_dim", 0, 0, true);
-    /* N - c <= 0 makes the forward inf: no finite difference; the fixtures check torch's values */
+/* var and std (op and op_dim) on the same six argument sets: over everything with c = 0 and
+ * 1, along the middle dim with and without keepdim, the last dim, and the first with keepdim.
+ * N - c <= 0 makes the forward inf: no finite difference; the fixtures check torch's values. */
+static void gradcheck_var_or_std(const char *op, const char *op_dim) {
+    gradcheck_op(op, 0, 0, false);
+    gradcheck_op(op, 0, 1, false);
+    gradcheck_op(op_dim, 1, 0, false);
+    gradcheck_op(op_dim, 1, 1, true);
+    gradcheck_op(op_dim, -1, 1, false);
+    gradcheck_op(op_dim, 0, 0, true);
 }
 
-Test(reductions, gradcheck_std) {
-    gradcheck_op("std", 0, 0, false);
-    gradcheck_op("std", 0, 1, false);
-    gradcheck_op("std_dim", 1, 0, false);
-    gradcheck_op("std_dim", 1, 1, true);
-    gradcheck_op("std_dim", -1, 1, false);
-    gradcheck_op("std_dim", 0, 0, true);
-}
+Test(reductions, gradcheck_var) { gradcheck_var_or_std("var", "var_dim"); }
+Test(reductions, gradcheck_std) { gradcheck_var_or_std("std", "std_dim"); }
 
 Test(reductions, gradcheck_max_min) {
     gradcheck_op("max", 0, 0, false);
