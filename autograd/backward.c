@@ -57,11 +57,12 @@ void ag_save(ag_node *node, ag_tensor *t) {
         return;
     }
     node->saved[node->nsaved] = t;
-    node->saved_version[node->nsaved] = ag_version(t);
+    node->saved_version[node->nsaved] = ag_version_inline(t);
     node->nsaved++;
 }
 
-ag_tensor *ag_saved(ag_node *node, int k) {
+/* Why ag_saved() cannot give saved tensor k: reports it. */
+static void saved_error(ag_node *node, int k) {
     if (node->released) {
         AG_ERROR(node->op->name,
                  "Trying to backward through the graph a second time (or directly access saved "
@@ -69,10 +70,10 @@ ag_tensor *ag_saved(ag_node *node, int k) {
                  "graph are freed when you call .backward() or autograd.grad(). Specify "
                  "retain_graph=True if you need to backward through the graph a second time or "
                  "if you need to access saved tensors after calling backward.");
-        return NULL;
+        return;
     }
     ag_tensor *t = node->saved[k];
-    uint64_t now = ag_version(t);
+    uint64_t now = ag_version_inline(t);
     if (now != node->saved_version[k]) {
         char shape[AG_SHAPE_STR], maker[64] = "";
         if (t->grad_fn)
@@ -84,9 +85,14 @@ ag_tensor *ag_saved(ag_node *node, int k) {
                  tensor_type_name(t->dtype), ag_shape_str(shape, t->ndim, t->shape), maker,
                  (unsigned long long)now, (unsigned long long)node->saved_version[k],
                  node->op->name, node->file ? node->file : "?", node->line);
-        return NULL;
     }
-    return t;
+}
+
+ag_tensor *ag_saved(ag_node *node, int k) {
+    ag_tensor *t = node->saved[k];
+    if (!node->released && ag_version_inline(t) == node->saved_version[k]) return t;
+    saved_error(node, k);
+    return NULL;
 }
 
 bool ag_needs_grad(const ag_node *node, int k) {
@@ -125,21 +131,42 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
 
 /* ---- accumulating ------------------------------------------------------------------------- */
 
-/* Adds g into *slot, a gradient of t's shape; the first contribution allocates it (zeroed):
- * user-owned for a user-owned leaf's .grad, on the tape otherwise. */
-static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g) {
-    if (!*slot) {
-        *slot = user_owned ? ag_zeros_like(t) : ag_result_zeros(t->dtype, t->ndim, t->shape);
-        if (!*slot) return;
+/* t = 0 + t, elementwise (floating t): the one thing adding t into zeros changes is that a -0
+ * becomes +0. */
+static void plus_zero(ag_tensor *t) {
+    if (t->dtype == AG_FLOAT32)
+        for (int64_t i = 0; i < t->numel; i++) AG_F32(t)[i] = 0.0f + AG_F32(t)[i];
+    else
+        for (int64_t i = 0; i < t->numel; i++) AG_F64(t)[i] = 0.0 + AG_F64(t)[i];
+}
+
+/* Adds g into *slot, a gradient of t's shape. The first contribution allocates it, as zeros
+ * plus g: user-owned for a user-owned leaf's .grad, on the tape otherwise (set, not cleared and
+ * added into: the same numbers, with less work). temp is g when the caller gives g up, else
+ * NULL: a temp of t's own dtype and shape becomes the gradient itself, with no copy. */
+static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g,
+                     ag_tensor *temp) {
+    if (*slot) {
+        ag_add_reduced(*slot, g);
+    } else if (user_owned) {
+        *slot = ag_zeros_like(t);
+        if (*slot) ag_add_reduced(*slot, g);
+    } else if (temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
+               ag_same_shape_inline(temp, t)) {
+        *slot = temp;
+        plus_zero(temp); /* as zeros + g would be */
+    } else {
+        *slot = ag_result(t->dtype, t->ndim, t->shape);
+        if (*slot) ag_set_reduced(*slot, g);
     }
-    ag_add_reduced(*slot, g);
 }
 
 /* Adds g into t's gradient for this run: fn's grad where fn made t (when the edge was
  * recorded), else t's pending sum as a leaf. */
-static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, const ag_tensor *g) {
+static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, const ag_tensor *g,
+                            ag_tensor *temp) {
     if (fn) {
-        add_into(&fn->grad, t, false, g);
+        add_into(&fn->grad, t, false, g, temp);
         return;
     }
     if (!t->pending_grad) {
@@ -149,10 +176,11 @@ static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, con
         p->next = run->leaves;
         run->leaves = p;
     }
-    add_into(&t->pending_grad, t, false, g);
+    add_into(&t->pending_grad, t, false, g, temp);
 }
 
-void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
+/* ag_accumulate and ag_accumulate_temp: temp is g when the caller gives it up, else NULL. */
+static void accumulate(ag_node *node, int k, const ag_tensor *g, ag_tensor *temp) {
     ag_tensor *in = node->inputs[k];
     if (!node->input_needs[k] || !g || !running) return;
     if (ag_is_anomaly_enabled() && !ag_anomaly_check("backward", node, g)) return;
@@ -166,8 +194,17 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g) {
                     values_str(share, values, sizeof values));
         }
     }
-    accumulate_into(running, in, node->input_fns[k], g);
+    /* (as a check: a temporary is on the run's tape, not a view, not in a graph; and
+     * node->grad may be a hook's replacement, which the hook may hold on to) */
+    if (temp && (temp->tape != running->tape || temp->base || temp->requires_grad ||
+                 (temp == node->grad && node->out->hooks)))
+        temp = NULL;
+    accumulate_into(running, in, node->input_fns[k], g, temp);
 }
+
+void ag_accumulate(ag_node *node, int k, const ag_tensor *g) { accumulate(node, k, g, NULL); }
+
+void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g) { accumulate(node, k, g, g); }
 
 /* ---- a run -------------------------------------------------------------------------------- */
 
@@ -207,7 +244,7 @@ static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradi
             else
                 AG_F64(seed)[i] = v;
         }
-        accumulate_into(run, t, t->grad_fn, seed);
+        accumulate_into(run, t, t->grad_fn, seed, seed);
     }
     ag_tape_use(previous);
     if (run->trace) {
@@ -228,7 +265,8 @@ static void run_node(ag_backward_run *run, ag_node *node) {
                 node->op->rule ? node->op->rule : "");
         fprintf(run->trace, "      g = %s\n", values_str(node->grad, values, sizeof values));
     }
-    if (node->out->retains_grad) add_into(&node->out->grad, node->out, false, node->grad);
+    if (node->out->retains_grad)
+        add_into(&node->out->grad, node->out, false, node->grad, NULL);
     node->op->backward(node);
     node->grad = NULL;
     if (!run->retain_graph) node->released = true;
@@ -240,7 +278,7 @@ static void run_flush(ag_backward_run *run) {
         ag_tensor *leaf = p->leaf, *g = leaf->pending_grad;
         leaf->pending_grad = NULL;
         if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
-        add_into(&leaf->grad, leaf, !leaf->tape, g);
+        add_into(&leaf->grad, leaf, !leaf->tape, g, NULL);
         if (run->trace) {
             char name[96], values[256];
             fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),
@@ -262,8 +300,11 @@ static void run_abandon(ag_backward_run *run) {
     run->done = true;
 }
 
-/* Runs the next node with a gradient; returns it, or NULL once the walk is over. */
-static ag_node *run_step(ag_backward_run *run) {
+/* Runs the nodes that have a gradient, from run->next down: all of them (and then the
+ * leaves), or only the next one when one_step. Returns the last node run; NULL when none was
+ * left (the walk is then over) or after an error. Grad mode and the current tape are set for
+ * the whole call and put back at its end. */
+static ag_node *run_steps(ag_backward_run *run, bool one_step) {
     if (run->done) return NULL;
     ag_mode_guard guard;
     ag_guard_push(&guard);
@@ -274,16 +315,24 @@ static ag_node *run_step(ag_backward_run *run) {
     int64_t n;
     ag_node **nodes = ag_tape_nodes(run->tape, &n);
     ag_node *ran = NULL;
-    while (run->next >= 0 && !ran) {
+    while (run->next >= 0 && !(one_step && ran)) {
         ag_node *node = nodes[run->next--];
         if (!node->grad) continue;
         run_node(run, node);
         ran = node;
+        if (ag_error_count() != run->errors) break;
+        if (node->ctx || node->out->hooks) {
+            /* The user's code ran (a custom backward, a hook): it may have changed the mode,
+             * or recorded on the tape. Set the mode again, and re-read the node list. */
+            ag_set_grad_enabled(false);
+            ag_tape_use(run->tape);
+            nodes = ag_tape_nodes(run->tape, &n);
+        }
     }
     if (ag_error_count() != run->errors) {
         run_abandon(run);
         ran = NULL;
-    } else if (!ran) {
+    } else if (!(one_step && ran)) {
         run_flush(run);
         run->done = true;
     }
@@ -296,8 +345,7 @@ static ag_node *run_step(ag_backward_run *run) {
 
 void ag_backward_with(ag_tensor *t, const ag_tensor *gradient, bool retain_graph) {
     ag_backward_run run;
-    if (!run_begin(&run, t, gradient, retain_graph)) return;
-    while (run_step(&run)) continue;
+    if (run_begin(&run, t, gradient, retain_graph)) run_steps(&run, false);
 }
 
 void ag_backward(ag_tensor *loss) { ag_backward_with(loss, NULL, false); }
@@ -316,10 +364,12 @@ ag_backward_run *ag_backward_begin(ag_tensor *t, const ag_tensor *gradient, bool
     return run;
 }
 
-const ag_node *ag_backward_step(ag_backward_run *run) { return run ? run_step(run) : NULL; }
+const ag_node *ag_backward_step(ag_backward_run *run) {
+    return run ? run_steps(run, true) : NULL;
+}
 
 void ag_backward_end(ag_backward_run *run) {
     if (!run) return;
-    while (run_step(run)) continue;
+    run_steps(run, false);
     if (run->heap) free(run);
 }

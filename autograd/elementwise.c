@@ -93,7 +93,30 @@ static bool next_run(int ndim, const int64_t *shape, int64_t *idx, const int64_t
     return false;
 }
 
+/* The common case of ag_binary_map, without its bookkeeping: a and b are floating tensors of
+ * one dtype, and of one shape or one of them 0-d. Returns false (having done nothing) for
+ * any other case. */
+static bool binary_map_simple(const ag_binary_kernel *k, ag_tensor *a, ag_tensor *b,
+                              ag_tensor **result) {
+    if (!a || !b || a->dtype != b->dtype || a->dtype == AG_INT64) return false;
+    const ag_tensor *shaped =
+        b->ndim == 0 ? a : a->ndim == 0 || ag_same_shape_inline(a, b) ? b : NULL;
+    if (!shaped) return false;
+    ag_tensor *out = ag_result(a->dtype, shaped->ndim, shaped->shape);
+    *result = out;
+    if (!out || out->numel == 0) return true;
+    int64_t sa = a->numel == 1 ? 0 : 1, sb = b->numel == 1 ? 0 : 1;
+    if (out->dtype == AG_FLOAT32)
+        k->f32(out->numel, a->data, sa, b->data, sb, out->data);
+    else
+        k->f64(out->numel, a->data, sa, b->data, sb, out->data);
+    return true;
+}
+
 ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a, ag_tensor *b) {
+    ag_tensor *out;
+    if (binary_map_simple(k, a, b, &out)) return out;
+    /* The general case: checks, broadcasting, type promotion. */
     if (!ag_check_tensor(op, a, "self") || !ag_check_tensor(op, b, "other")) return NULL;
     if (!ag_check_floating(op, a) || !ag_check_floating(op, b)) return NULL;
     int ndim;
@@ -103,7 +126,7 @@ ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a
     ag_dtype dtype = ag_result_dtype(a, b);
     a = ag_cast(a, dtype);
     b = ag_cast(b, dtype);
-    ag_tensor *out = ag_result(dtype, ndim, shape);
+    out = ag_result(dtype, ndim, shape);
     if (!a || !b || !out || out->numel == 0) return out;
 
     /* One run over everything when neither operand is broadcast, or one is a single value. */
@@ -128,6 +151,21 @@ ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a
                    AG_F64(out) + oo);
         oo += inner;
     } while (next_run(ndim, shape, idx, stra, &oa, strb, &ob));
+    return out;
+}
+
+ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_tensor *x,
+                                double s) {
+    if (x->dtype == AG_INT64) return ag_binary_map(op, k, x, ag_wrap_scalar(s, x->dtype));
+    ag_tensor *out = ag_result_like(x);
+    if (!out || out->numel == 0) return out;
+    if (x->dtype == AG_FLOAT32) {
+        const float b = (float)s;
+        k->f32(out->numel, x->data, 1, &b, 0, out->data);
+    } else {
+        const double b = s;
+        k->f64(out->numel, x->data, 1, &b, 0, out->data);
+    }
     return out;
 }
 
@@ -161,6 +199,23 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
     return out;
 }
 
+void ag_set_reduced(ag_tensor *dst, const ag_tensor *src) {
+    if (dst->numel == src->numel && dst->dtype == src->dtype && dst->dtype != AG_INT64) {
+        if (dst->dtype == AG_FLOAT32) {
+            float *d = dst->data;
+            const float *s = src->data;
+            for (int64_t i = 0; i < dst->numel; i++) d[i] = 0.0f + s[i];
+        } else {
+            double *d = dst->data;
+            const double *s = src->data;
+            for (int64_t i = 0; i < dst->numel; i++) d[i] = 0.0 + s[i];
+        }
+        return;
+    }
+    memset(dst->data, 0, (size_t)dst->numel * ag_elem_size(dst->dtype));
+    ag_add_reduced(dst, src);
+}
+
 void ag_add_reduced(ag_tensor *dst, const ag_tensor *src) {
     if (src->numel == 0) return; /* an empty broadcast adds nothing */
     if (dst->numel == src->numel) { /* the same shape: no dim to sum over */
@@ -181,6 +236,20 @@ void ag_add_reduced(ag_tensor *dst, const ag_tensor *src) {
             }
         }
         return;
+    }
+    if (dst->numel == 1 && dst->dtype == src->dtype) { /* everything into one number */
+        if (dst->dtype == AG_FLOAT32) {
+            float sum = AG_F32(dst)[0];
+            for (int64_t i = 0; i < src->numel; i++) sum += AG_F32(src)[i];
+            AG_F32(dst)[0] = sum;
+            return;
+        }
+        if (dst->dtype == AG_FLOAT64) {
+            double sum = AG_F64(dst)[0];
+            for (int64_t i = 0; i < src->numel; i++) sum += AG_F64(src)[i];
+            AG_F64(dst)[0] = sum;
+            return;
+        }
     }
     /* Walk src; each element lands on the dst element it was broadcast from. Sums are made in
      * src's order in the dtype of dst. */

@@ -72,3 +72,24 @@ ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_
     if (r->grad_fn) ag_node_set_output(r->grad_fn, t);
     return t;
 }
+
+ag_tensor *ag_inplace_elementwise(const char *op, ag_tensor *t, ag_tensor *other,
+                                  const ag_binary_kernel *k, ag_binary_fn fn) {
+    bool direct = t && other && t->dtype == other->dtype && t->dtype != AG_INT64 &&
+                  (other->ndim == 0 || ag_same_shape_inline(t, other)) &&
+                  !ag_record_needed(t, other);
+    if (!direct) return ag_inplace(op, t, other, fn);
+    /* No graph to keep: what ag_inplace would compute and copy into t, computed in t. Each
+     * output element is written after both its operands were read, so other may share t's
+     * memory; a single number is read once, first. */
+    int64_t sb = other->ndim == 0 ? 0 : 1;
+    if (t->dtype == AG_FLOAT32) {
+        const float b0 = sb ? 0.0f : AG_F32(other)[0];
+        k->f32(t->numel, t->data, 1, sb ? other->data : &b0, sb, t->data);
+    } else {
+        const double b0 = sb ? 0.0 : AG_F64(other)[0];
+        k->f64(t->numel, t->data, 1, sb ? other->data : &b0, sb, t->data);
+    }
+    ag_bump_version(t);
+    return t;
+}

@@ -19,6 +19,13 @@
 
 #include <stdarg.h>
 
+/* Marks a function as the rare path of its caller: never inlined into it, laid out apart. */
+#if defined(__GNUC__)
+#define AG_COLD __attribute__((noinline, cold))
+#else
+#define AG_COLD
+#endif
+
 /* ---- ops and nodes ------------------------------------------------------------------------ */
 
 /* An op's descriptor: one const instance per op (per grad_fn name), built with designated
@@ -84,6 +91,11 @@ bool ag_anomaly_check(const char *what, const ag_node *node, const ag_tensor *t)
  * then out becomes its output (requires_grad, grad_fn). Returns NULL when nothing is
  * recorded. Reports (and returns NULL) if an input's graph lives on another tape. */
 ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs);
+/* Whether an op on a and b (either may be NULL) must pass through ag_record: grad mode is on
+ * and one of them requires grad, or anomaly mode checks every result. When it need not, an op
+ * may skip what only the record would use (a number wrapped as a 0-d tensor, a copy of the old
+ * value for an in-place op) and give the same result. */
+bool ag_record_needed(const ag_tensor *a, const ag_tensor *b);
 /* The tape's nodes in the order they ran (backward.c walks them in reverse). */
 ag_node **ag_tape_nodes(ag_tape *tape, int64_t *n);
 /* Makes t the node's output in place of the tensor it made (the last step of an in-place op);
@@ -99,8 +111,19 @@ bool ag_needs_grad(const ag_node *node, int k);
  * shape the input broadcasts to (typically the output's): then the dims where the input was
  * broadcast are summed over. (g may not be smaller than the input: expand it first.) */
 void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
+/* ag_accumulate for a g the backward gives up: an op's fresh result that nothing else refers
+ * to (not a saved tensor, not a view), or node->grad itself at its last use in the backward.
+ * When it is the input's first gradient in this run and has the input's dtype and shape, it
+ * becomes that gradient as it is, instead of being copied. */
+void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g);
 
 /* ---- memory ------------------------------------------------------------------------------- */
+
+/* ag_dtype_size() for the hot paths, where a call would cost more than the answer. */
+static inline size_t ag_elem_size(ag_dtype dtype) {
+    return dtype == AG_FLOAT32 ? sizeof(float) : dtype == AG_FLOAT64 ? sizeof(double)
+                                                                      : sizeof(int64_t);
+}
 
 /* A new tape-owned tensor, data uninitialised (64-byte aligned from 64 bytes up). */
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape);
@@ -109,7 +132,8 @@ ag_tensor *ag_result_like(const ag_tensor *t);
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape);
 /* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape);
-/* size bytes of tape memory (aligned as ag_result's data), valid until the next reset of the current tape. */
+/* size bytes of tape memory (aligned as ag_result's data), valid until the next reset of the
+ * current tape. */
 void *ag_tape_alloc(size_t size);
 /* A scalar as a tape-owned 0-d tensor of dtype (torch's "wrapped number"). */
 ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype);
@@ -186,6 +210,11 @@ typedef struct ag_unary_kernel {
 
 /* out = kernel(a, b) with broadcasting and promotion; a new tape-owned tensor (no node). */
 ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a, ag_tensor *b);
+/* x op s, where s is a number taken in x's dtype: what ag_binary_map does with
+ * ag_wrap_scalar(s, x->dtype) as b, without making that 0-d tensor (for an op that will not
+ * record it: see ag_record_needed). x must not be NULL. */
+ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_tensor *x,
+                                double s);
 /* out = kernel(x); p: up to 4 parameters the expression may read as p[0..3]. */
 ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p);
 
@@ -231,6 +260,10 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
  * how a broadcast input receives its gradient. */
 void ag_add_reduced(ag_tensor *dst, const ag_tensor *src);
 
+/* dst = src summed down to dst's shape, as ag_add_reduced into zeros (0 + src: a -0 becomes
+ * +0 as it would there) but without clearing dst first: dst's data may be uninitialised. */
+void ag_set_reduced(ag_tensor *dst, const ag_tensor *src);
+
 /* t materialised at a shape it broadcasts to (a tape-owned copy; no node). */
 ag_tensor *ag_broadcast_to(ag_tensor *t, int ndim, const int64_t *shape);
 
@@ -261,10 +294,25 @@ bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *
  * shape), bumps t's version, and moves r's node (if any) onto t. Returns t. */
 typedef ag_tensor *(*ag_binary_fn)(ag_tensor *, ag_tensor *);
 ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_fn fn);
+/* ag_inplace for an elementwise op whose kernel is k: when no graph is involved and other has
+ * t's dtype and shape (or is 0-d), computes straight into t's memory; otherwise ag_inplace. */
+ag_tensor *ag_inplace_elementwise(const char *op, ag_tensor *t, ag_tensor *other,
+                                  const ag_binary_kernel *k, ag_binary_fn fn);
 /* Whether t may be written in place now; reports PyTorch's leaf/view messages if not. */
 bool ag_check_writable(const char *op, const ag_tensor *t);
 /* Marks t as changed in place: bumps the version of its storage. */
 void ag_bump_version(ag_tensor *t);
 uint64_t ag_version(const ag_tensor *t);
+/* ag_same_shape() for the hot paths (both non-NULL). */
+static inline bool ag_same_shape_inline(const ag_tensor *a, const ag_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+/* ag_version() for the hot paths (ag_save, ag_saved). */
+static inline uint64_t ag_version_inline(const ag_tensor *t) {
+    return t->base ? t->base->version : t->version;
+}
 
 #endif

@@ -2,10 +2,16 @@
  * tape.c - the tape: the record of ops in the order they ran, and the arena that owns their
  * results. Also grad mode and the current tape, both per thread as PyTorch's grad mode is.
  *
- * Memory: a tape hands out memory from a list of chunks by bumping an offset. A reset rewinds
+ * Memory: a tape hands out memory from a list of chunks by bumping a pointer. A reset rewinds
  * to the first chunk and keeps them all, so a training loop that makes the same tensors every
  * step reaches a high-water mark in its first step and never calls malloc again. The node
  * list is a growing array of pointers, kept across resets too.
+ *
+ * Speed: every op passes through here two or three times (ag_result, ag_record), so their
+ * common paths are short and call nothing: an allocation is a bump inside the current chunk
+ * (moving to the next chunk, and every error, are out of line); a tensor and its data are one
+ * block, and so are a node and its edge arrays; a tensor starts as a copy of a blank one and a
+ * node is set field by field, rather than cleared and then written.
  */
 #include "autograd/internal.h"
 
@@ -16,7 +22,6 @@
 typedef struct chunk {
     struct chunk *next;
     size_t size; /* usable bytes after the header */
-    size_t used;
 } chunk;
 
 #define CHUNK_HEADER 64 /* keeps the data 64-byte aligned */
@@ -24,6 +29,9 @@ typedef struct chunk {
 #define CHUNK_MAX ((size_t)1 << 26)
 
 struct ag_tape {
+    /* The free part of the current chunk: the next block starts at bump (once aligned) and
+     * must end by limit. Both are 0 before the tape has a chunk. */
+    uintptr_t bump, limit;
     chunk *first, *current;
     size_t reserved;
     ag_node **nodes;
@@ -40,6 +48,11 @@ static _Thread_local bool grad_disabled;
 static _Thread_local bool anomaly;
 static _Thread_local const char *site_file;
 static _Thread_local int site_line;
+
+static ag_tape *default_current(void);
+
+/* The current tape: one thread-local load in the common case. */
+static inline ag_tape *current(void) { return current_tape ? current_tape : default_current(); }
 
 /* ---- grad mode and call sites ------------------------------------------------------------- */
 
@@ -89,7 +102,7 @@ static _Thread_local ag_mode_guard *guards;
 
 void ag_guard_push(ag_mode_guard *guard) {
     guard->grad_enabled = !grad_disabled;
-    guard->tape = ag_tape_current();
+    guard->tape = current();
     guard->outer = guards;
     guards = guard;
 }
@@ -111,17 +124,17 @@ void ag_guard_unwind(void) {
 
 static void free_default_tape(void) { ag_tape_free(&default_tape); }
 
-ag_tape *ag_tape_current(void) {
-    if (!current_tape) {
-        static bool registered; /* the main thread's default tape is freed at exit */
-        if (!registered) {
-            registered = true;
-            atexit(free_default_tape);
-        }
-        current_tape = &default_tape;
+static ag_tape *default_current(void) {
+    static bool registered; /* the main thread's default tape is freed at exit */
+    if (!registered) {
+        registered = true;
+        atexit(free_default_tape);
     }
+    current_tape = &default_tape;
     return current_tape;
 }
+
+ag_tape *ag_tape_current(void) { return current(); }
 
 ag_tape *ag_tape_new(void) {
     ag_tape *tape = calloc(1, sizeof *tape);
@@ -146,13 +159,20 @@ void ag_tape_free(ag_tape *tape) {
 }
 
 ag_tape *ag_tape_use(ag_tape *tape) {
-    ag_tape *previous = ag_tape_current();
+    ag_tape *previous = current();
     current_tape = tape ? tape : &default_tape;
     return previous;
 }
 
+/* Makes c the chunk that blocks are bumped from, from its start. */
+static void enter_chunk(ag_tape *tape, chunk *c) {
+    tape->current = c;
+    tape->bump = c ? (uintptr_t)c + CHUNK_HEADER : 0;
+    tape->limit = c ? tape->bump + c->size : 0;
+}
+
 void ag_tape_reset(ag_tape *tape) {
-    if (!tape) tape = ag_tape_current();
+    if (!tape) tape = current();
     for (int64_t i = 0; i < tape->nadopted; i++) {
         ag_tensor *t = tape->adopted[i];
         if (t->grad_fn && t->grad_fn->tape == tape) {
@@ -162,120 +182,172 @@ void ag_tape_reset(ag_tape *tape) {
     }
     tape->nadopted = 0;
     tape->nnodes = 0;
-    for (chunk *c = tape->first; c; c = c->next) c->used = 0;
-    tape->current = tape->first;
+    enter_chunk(tape, tape->first);
 }
 
-int64_t ag_tape_size(const ag_tape *tape) {
-    return (tape ? tape : ag_tape_current())->nnodes;
-}
+int64_t ag_tape_size(const ag_tape *tape) { return (tape ? tape : current())->nnodes; }
 
 size_t ag_tape_reserved_bytes(const ag_tape *tape) {
-    return (tape ? tape : ag_tape_current())->reserved;
+    return (tape ? tape : current())->reserved;
 }
 
 /* ---- the arena ---------------------------------------------------------------------------- */
 
-static chunk *chunk_new(size_t size) {
-    chunk *c = aligned_alloc(64, CHUNK_HEADER + size);
-    if (!c) return NULL;
-    c->next = NULL;
-    c->size = size;
-    c->used = 0;
-    return c;
-}
+/* A block is a multiple of 16 bytes. Blocks of 64 bytes or more start on a 64-byte boundary
+ * (a cache line, and room for any SIMD load); smaller ones on 16, so the million small
+ * tensors of a scalar graph stay small. */
+static inline size_t block_size(size_t size) { return size ? (size + 15) & ~(size_t)15 : 16; }
+static inline size_t block_align(size_t size) { return size >= 64 ? 64 : 16; }
 
-/* Blocks of 64 bytes or more start on a 64-byte boundary (a cache line, and room for any
- * SIMD load); smaller ones on 16, so the million small tensors of a scalar graph stay small. */
-static void *tape_alloc(ag_tape *tape, size_t size) {
-    size_t align = size >= 64 ? 64 : 16;
-    size = (size + 15) & ~(size_t)15;
-    if (size == 0) size = 16;
-    /* Walk the chunks kept from earlier steps; take the first with room. */
-    chunk *prev = NULL;
-    for (chunk *c = tape->current; c; prev = c, c = c->next) {
-        size_t start = (c->used + align - 1) & ~(align - 1);
-        if (start <= c->size && c->size - start >= size) {
-            tape->current = c;
-            c->used = start + size;
-            return (char *)c + CHUNK_HEADER + start;
+/* The rare path of tape_alloc: the current chunk has no room. Moves on to the first chunk
+ * kept from earlier steps that has room, else appends a new one, twice the last one's size. */
+AG_COLD static void *tape_alloc_slow(ag_tape *tape, size_t size) {
+    chunk *last = tape->current;
+    for (chunk *c = last ? last->next : tape->first; c; last = c, c = c->next) {
+        if (c->size >= size) {
+            enter_chunk(tape, c);
+            tape->bump += size;
+            return (char *)c + CHUNK_HEADER;
         }
     }
-    size_t last = prev ? prev->size : 0;
-    size_t want = last * 2 < CHUNK_MIN ? CHUNK_MIN : last * 2 > CHUNK_MAX ? CHUNK_MAX : last * 2;
+    size_t grown = last ? last->size * 2 : 0;
+    size_t want = grown < CHUNK_MIN ? CHUNK_MIN : grown > CHUNK_MAX ? CHUNK_MAX : grown;
     if (want < size) want = size;
-    chunk *c = chunk_new(want);
+    chunk *c = want <= SIZE_MAX - CHUNK_HEADER ? aligned_alloc(64, CHUNK_HEADER + want) : NULL;
     if (!c) {
         AG_ERROR("ag_tape", "out of memory: cannot allocate %zu bytes", want);
         return NULL;
     }
-    if (prev)
-        prev->next = c;
+    c->next = NULL;
+    c->size = want;
+    if (last)
+        last->next = c;
     else
         tape->first = c;
     tape->reserved += want;
-    tape->current = c;
-    c->used = size;
+    enter_chunk(tape, c);
+    tape->bump += size;
     return (char *)c + CHUNK_HEADER;
 }
 
-void *ag_tape_alloc(size_t size) { return tape_alloc(ag_tape_current(), size); }
+/* size bytes (a multiple of 16) aligned to align (16 or 64) from the current chunk, or NULL
+ * when it has no room: the common case of an allocation, a bump of a pointer. */
+static inline void *tape_bump(ag_tape *tape, size_t size, size_t align) {
+    uintptr_t start = (tape->bump + (align - 1)) & ~(uintptr_t)(align - 1);
+    if (start > tape->limit || tape->limit - start < size) return NULL;
+    tape->bump = start + size;
+    return (void *)start;
+}
 
-ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
-    ag_tape *tape = ag_tape_current();
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] != 0 && numel > INT64_MAX / 16 / shape[d]) {
-            char s[AG_SHAPE_STR];
-            AG_ERROR("ag_result", "a tensor of shape %s is too large", ag_shape_str(s, ndim, shape));
-            return NULL;
-        }
-        numel *= shape[d];
+/* The same, moving on to another chunk when the current one has no room. */
+static inline void *tape_alloc(ag_tape *tape, size_t size, size_t align) {
+    void *p = tape_bump(tape, size, align);
+    return p ? p : tape_alloc_slow(tape, size);
+}
+
+void *ag_tape_alloc(size_t size) {
+    if (size > PTRDIFF_MAX) {
+        AG_ERROR("ag_tape", "out of memory: cannot allocate %zu bytes", size);
+        return NULL;
     }
-    ag_tensor *t = tape_alloc(tape, sizeof *t);
-    void *data = tape_alloc(tape, (size_t)numel * ag_dtype_size(dtype));
-    if (!t || !data) return NULL;
-    memset(t, 0, sizeof *t);
+    return tape_alloc(current(), block_size(size), block_align(size));
+}
+
+/* A tape-owned tensor is one block: the struct, padded to a multiple of 64 bytes, then its
+ * data. The block is 64-byte aligned when the data has 64 bytes or more, so the data is too. */
+#define TENSOR_BYTES ((sizeof(ag_tensor) + 63) & ~(size_t)63)
+
+/* Every field cleared. A fresh tensor starts as a copy of blank_tensor, and a node's iarg and
+ * farg as copies of blank_node's: a few wide moves, where clearing in place compiles to a slow
+ * `rep stos`. */
+static const ag_tensor blank_tensor;
+static const ag_node blank_node;
+
+/* Makes block a tensor of tape, with its data after it. */
+static inline ag_tensor *init_tensor(char *block, ag_tape *tape, ag_dtype dtype, int ndim,
+                                     const int64_t *shape, int64_t numel) {
+    ag_tensor *t = (ag_tensor *)block;
+    memcpy(t, &blank_tensor, sizeof *t);
     t->dtype = dtype;
     t->ndim = ndim;
-    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->numel = numel;
-    t->data = data;
+    t->data = block + TENSOR_BYTES;
     t->tape = tape;
     t->origin = grad_disabled ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
     t->file = site_file;
     t->line = site_line;
     return t;
+}
+
+/* The bytes a tensor's block has for its data, and the block's alignment. */
+static inline size_t data_size(ag_dtype dtype, int64_t numel) {
+    return block_size((size_t)numel * ag_elem_size(dtype));
+}
+static inline size_t data_align(ag_dtype dtype, int64_t numel) {
+    return block_align((size_t)numel * ag_elem_size(dtype));
+}
+
+/* ag_result's full path: the current tape found (or made), the size checked (numel * 16
+ * bytes must fit an int64_t), the tape grown if needed. */
+AG_COLD static ag_tensor *result_slow(ag_dtype dtype, int ndim, const int64_t *shape) {
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] != 0 && numel > INT64_MAX / 16 / shape[d]) {
+            char s[AG_SHAPE_STR];
+            AG_ERROR("ag_result", "a tensor of shape %s is too large",
+                     ag_shape_str(s, ndim, shape));
+            return NULL;
+        }
+        numel *= shape[d];
+    }
+    ag_tape *tape = current();
+    char *block =
+        tape_alloc(tape, TENSOR_BYTES + data_size(dtype, numel), data_align(dtype, numel));
+    return block ? init_tensor(block, tape, dtype, ndim, shape, numel) : NULL;
+}
+
+/* ag_result's common path, which calls nothing: a current tape with room, and dims below 2^28
+ * (their products cannot come near the size limit). Anything else takes the full path. */
+static inline ag_tensor *result(ag_dtype dtype, int ndim, const int64_t *shape) {
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        if ((uint64_t)(numel | shape[d]) >= (uint64_t)1 << 28)
+            return result_slow(dtype, ndim, shape);
+        numel *= shape[d];
+    }
+    ag_tape *tape = current_tape;
+    char *block = tape ? tape_bump(tape, TENSOR_BYTES + data_size(dtype, numel),
+                                   data_align(dtype, numel))
+                       : NULL;
+    if (!block) return result_slow(dtype, ndim, shape);
+    return init_tensor(block, tape, dtype, ndim, shape, numel);
+}
+
+ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
+    return result(dtype, ndim, shape);
 }
 
 ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result(t->dtype, t->ndim, t->shape); }
 
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
     ag_tensor *t = ag_result(dtype, ndim, shape);
-    if (t) memset(t->data, 0, (size_t)t->numel * ag_dtype_size(dtype));
+    if (t) memset(t->data, 0, (size_t)t->numel * ag_elem_size(dtype));
     return t;
 }
 
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape) {
-    ag_tape *tape = ag_tape_current();
-    ag_tensor *t = tape_alloc(tape, sizeof *t);
-    if (!t) return NULL;
-    memset(t, 0, sizeof *t);
-    t->dtype = base->dtype;
-    t->ndim = ndim;
-    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    t->numel = base->numel;
+    ag_tape *tape = current();
+    char *block = tape_alloc(tape, TENSOR_BYTES, 16);
+    if (!block) return NULL;
+    ag_tensor *t = init_tensor(block, tape, base->dtype, ndim, shape, base->numel);
     t->data = base->data;
     t->base = base->base ? base->base : base;
-    t->tape = tape;
-    t->origin = grad_disabled ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
-    t->file = site_file;
-    t->line = site_line;
     return t;
 }
 
 ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype) {
-    ag_tensor *t = ag_result(dtype, 0, NULL);
+    ag_tensor *t = result(dtype, 0, NULL);
     if (!t) return NULL;
     switch (dtype) {
     case AG_FLOAT32: AG_F32(t)[0] = (float)value; break;
@@ -287,20 +359,29 @@ ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype) {
 
 /* ---- recording ---------------------------------------------------------------------------- */
 
-static bool push(void ***array, int64_t *n, int64_t *capacity, void *item) {
-    if (*n == *capacity) {
-        int64_t cap = *capacity ? *capacity * 2 : 256;
-        void **grown = realloc(*array, (size_t)cap * sizeof **array);
-        if (!grown) {
-            AG_ERROR("ag_tape", "out of memory recording node %lld", (long long)*n);
-            return false;
-        }
-        *array = grown;
-        *capacity = cap;
+/* The rare path of push: grows the array (kept across resets) and appends item. */
+AG_COLD static bool push_slow(void ***array, int64_t *n, int64_t *capacity, void *item) {
+    int64_t cap = *capacity ? *capacity * 2 : 256;
+    void **grown = realloc(*array, (size_t)cap * sizeof **array);
+    if (!grown) {
+        AG_ERROR("ag_tape", "out of memory recording node %lld", (long long)*n);
+        return false;
     }
+    *array = grown;
+    *capacity = cap;
     (*array)[(*n)++] = item;
     return true;
 }
+
+static inline bool push(void ***array, int64_t *n, int64_t *capacity, void *item) {
+    if (*n == *capacity) return push_slow(array, n, capacity, item);
+    (*array)[(*n)++] = item;
+    return true;
+}
+
+/* A node is one block: the struct, then its three edge arrays (inputs, input_fns,
+ * input_needs). */
+#define NODE_BYTES ((sizeof(ag_node) + 15) & ~(size_t)15)
 
 ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs) {
     if (!out) return NULL;
@@ -310,7 +391,7 @@ ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *cons
         if (!ag_anomaly_check("forward", &probe, out)) return NULL;
     }
     if (grad_disabled) return NULL;
-    ag_tape *tape = ag_tape_current();
+    ag_tape *tape = current();
     bool any = false;
     for (int i = 0; i < ninputs; i++) {
         const ag_tensor *in = inputs[i];
@@ -323,33 +404,47 @@ ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *cons
         }
     }
     if (!any) return NULL;
-    ag_node *node = tape_alloc(tape, sizeof *node);
-    ag_tensor **ins = tape_alloc(tape, (size_t)ninputs * sizeof *ins);
-    ag_node **fns = tape_alloc(tape, (size_t)ninputs * sizeof *fns);
-    bool *needs = tape_alloc(tape, (size_t)ninputs);
-    if (!node || !ins || !fns || !needs) return NULL;
-    memset(node, 0, sizeof *node);
+    size_t n = (size_t)ninputs;
+    char *block = tape_alloc(tape, block_size(NODE_BYTES + n * (2 * sizeof(void *) + 1)), 16);
+    if (!block) return NULL;
+    ag_node *node = (ag_node *)block;
+    ag_tensor **ins = (ag_tensor **)(block + NODE_BYTES);
+    ag_node **fns = (ag_node **)(ins + n);
+    bool *needs = (bool *)(fns + n);
     for (int i = 0; i < ninputs; i++) {
         ins[i] = inputs[i];
         fns[i] = inputs[i] ? inputs[i]->grad_fn : NULL;
         needs[i] = inputs[i] && inputs[i]->requires_grad;
     }
+    /* Field by field, which costs less than copying a blank node whole; saved[] and
+     * saved_version[] are left as they are, as only their first nsaved entries are read. */
     node->op = op;
     node->out = out;
     node->ninputs = ninputs;
     node->inputs = ins;
     node->input_fns = fns;
     node->input_needs = needs;
+    node->nsaved = 0;
+    memcpy(node->iarg, blank_node.iarg, sizeof node->iarg);
+    memcpy(node->farg, blank_node.farg, sizeof node->farg);
+    node->grad = NULL;
     node->tape = tape;
     node->index = tape->nnodes;
     node->file = site_file;
     node->line = site_line;
+    node->released = false;
+    node->ctx = NULL;
     if (!push((void ***)&tape->nodes, &tape->nnodes, &tape->capacity, node)) return NULL;
-    if (!out->tape && !push((void ***)&tape->adopted, &tape->nadopted, &tape->adopted_capacity, out))
+    if (!out->tape &&
+        !push((void ***)&tape->adopted, &tape->nadopted, &tape->adopted_capacity, out))
         return NULL;
     out->grad_fn = node;
     out->requires_grad = true;
     return node;
+}
+
+bool ag_record_needed(const ag_tensor *a, const ag_tensor *b) {
+    return anomaly || (!grad_disabled && ((a && a->requires_grad) || (b && b->requires_grad)));
 }
 
 /* The tape's nodes, for backward.c: nodes[0..n-1] in the order they ran. */

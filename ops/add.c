@@ -10,8 +10,13 @@
 AG_BINARY_KERNEL(add_kernel, a + b);
 
 static void add_backward(ag_node *node) {
-    ag_accumulate(node, 0, node->grad);
-    ag_accumulate(node, 1, node->grad);
+    /* g goes on unchanged: the last input to take it may keep it (ag_accumulate_temp) */
+    if (ag_needs_grad(node, 1)) {
+        ag_accumulate(node, 0, node->grad);
+        ag_accumulate_temp(node, 1, node->grad);
+    } else {
+        ag_accumulate_temp(node, 0, node->grad);
+    }
 }
 
 static const ag_op add_op = {
@@ -20,20 +25,30 @@ static const ag_op add_op = {
     .backward = add_backward,
 };
 
-ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) {
-    ag_tensor *out = ag_binary_map("add", &add_kernel, a, b);
+/* The second half of ag_add: records out = a + b. */
+static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
     ag_record(&add_op, out, 2, (ag_tensor *[]){a, b});
     return out;
 }
 
-ag_tensor *ag_add_scalar(ag_tensor *x, double s) {
-    return ag_check_tensor("add", x, "self") ? ag_add(x, ag_wrap_scalar(s, x->dtype)) : NULL;
+ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) {
+    return record(ag_binary_map("add", &add_kernel, a, b), a, b);
 }
 
-ag_tensor *ag_add_(ag_tensor *t, ag_tensor *other) { return ag_inplace("add_", t, other, ag_add); }
+ag_tensor *ag_add_scalar(ag_tensor *x, double s) {
+    if (!ag_check_tensor("add", x, "self")) return NULL;
+    ag_tensor *out = ag_binary_map_scalar("add", &add_kernel, x, s);
+    if (!out || !ag_record_needed(x, NULL)) return out;
+    /* s as a 0-d tensor, only for the record: the graph shows it as an input, as torch's */
+    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
+    return number ? record(out, x, number) : NULL;
+}
+
+ag_tensor *ag_add_(ag_tensor *t, ag_tensor *other) {
+    return ag_inplace_elementwise("add_", t, other, &add_kernel, ag_add);
+}
 
 ag_tensor *ag_add_scalar_(ag_tensor *t, double s) {
-    return ag_check_tensor("add_", t, "self")
-               ? ag_inplace("add_", t, ag_wrap_scalar(s, t->dtype), ag_add)
-               : NULL;
+    if (!ag_check_tensor("add_", t, "self")) return NULL;
+    return ag_inplace_elementwise("add_", t, ag_wrap_scalar(s, t->dtype), &add_kernel, ag_add);
 }

@@ -7,7 +7,7 @@
  */
 #include "autograd/internal.h"
 
-static void copy_backward(ag_node *node) { ag_accumulate(node, 1, node->grad); }
+static void copy_backward(ag_node *node) { ag_accumulate_temp(node, 1, node->grad); }
 
 static const ag_op copy_op = {
     .name = "CopyBackwards",

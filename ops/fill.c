@@ -14,24 +14,33 @@ static const ag_op fill_op = {
     .backward = fill_backward,
 };
 
+/* Every element of t set to value, converted to t's dtype. */
+static void fill(ag_tensor *t, double value) {
+    for (int64_t i = 0; i < t->numel; i++) {
+        switch (t->dtype) {
+        case AG_FLOAT32: AG_F32(t)[i] = (float)value; break;
+        case AG_FLOAT64: AG_F64(t)[i] = value; break;
+        case AG_INT64: AG_I64(t)[i] = (int64_t)value; break;
+        }
+    }
+}
+
 /* A tensor shaped as self, full of value's number (the fn given to ag_inplace). */
 static ag_tensor *filled(ag_tensor *self, ag_tensor *value) {
     ag_tensor *out = ag_result_like(self);
     if (!out) return NULL;
-    double v = ag_get(value, 0);
-    for (int64_t i = 0; i < out->numel; i++) {
-        switch (out->dtype) {
-        case AG_FLOAT32: AG_F32(out)[i] = (float)v; break;
-        case AG_FLOAT64: AG_F64(out)[i] = v; break;
-        case AG_INT64: AG_I64(out)[i] = (int64_t)v; break;
-        }
-    }
+    fill(out, ag_get(value, 0));
     ag_record(&fill_op, out, 1, &self);
     return out;
 }
 
 ag_tensor *ag_fill_(ag_tensor *t, double value) {
     if (!ag_check_tensor("fill_", t, "self")) return NULL;
+    if (!ag_record_needed(t, NULL)) { /* no graph (as w.grad.zero_()): straight into t */
+        fill(t, value);
+        ag_bump_version(t);
+        return t;
+    }
     return ag_inplace("fill_", t, ag_wrap_scalar(value, t->dtype), filled);
 }
 

@@ -6,10 +6,30 @@
  */
 #include "autograd/internal.h"
 
+/* g / n copied to every element of x's shape, in one pass: the division of ag_div_scalar and
+ * the copy of ag_broadcast_to, for a one-element g. */
+static ag_tensor *mean_grad(const ag_tensor *g, const ag_tensor *x) {
+    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    if (!dx) return NULL;
+    if (g->dtype == AG_FLOAT32) {
+        const float v = AG_F32(g)[0] / (float)(double)x->numel; /* n as ag_div_scalar has it */
+        for (int64_t i = 0; i < dx->numel; i++) AG_F32(dx)[i] = v;
+    } else {
+        const double v = AG_F64(g)[0] / (double)x->numel;
+        for (int64_t i = 0; i < dx->numel; i++) AG_F64(dx)[i] = v;
+    }
+    return dx;
+}
+
 static void mean_backward(ag_node *node) {
     const ag_tensor *x = node->inputs[0];
+    /* Anomaly mode checks each op's result on its own: then they run one by one. */
+    if (!ag_is_anomaly_enabled() && node->grad->numel == 1 && node->grad->dtype != AG_INT64) {
+        ag_accumulate_temp(node, 0, mean_grad(node->grad, x));
+        return;
+    }
     ag_tensor *g = ag_div_scalar(node->grad, (double)x->numel);
-    ag_accumulate(node, 0, g ? ag_broadcast_to(g, x->ndim, x->shape) : NULL);
+    ag_accumulate_temp(node, 0, g ? ag_broadcast_to(g, x->ndim, x->shape) : NULL);
 }
 
 static const ag_op mean_op = {
@@ -36,7 +56,7 @@ static void mean_dim_backward(ag_node *node) {
     const ag_tensor *x = node->inputs[0];
     int dim = (int)node->iarg[0];
     ag_tensor *g = ag_div_scalar(node->grad, (double)(x->ndim ? x->shape[dim] : 1));
-    ag_accumulate(node, 0, g ? ag_unreduce(g, x, dim, node->iarg[1]) : NULL);
+    ag_accumulate_temp(node, 0, g ? ag_unreduce(g, x, dim, node->iarg[1]) : NULL);
 }
 
 static const ag_op mean_dim_op = {

@@ -8,7 +8,7 @@
 
 AG_UNARY_KERNEL(neg_kernel, -x);
 
-static void neg_backward(ag_node *node) { ag_accumulate(node, 0, ag_neg(node->grad)); }
+static void neg_backward(ag_node *node) { ag_accumulate_temp(node, 0, ag_neg(node->grad)); }
 
 static const ag_op neg_op = {
     .name = "NegBackward0",

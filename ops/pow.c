@@ -15,17 +15,44 @@
 
 /* ---- x ^ s -------------------------------------------------------------------------------- */
 
-AG_UNARY_KERNEL(pow_scalar_kernel, pow(x, p[0]));
+/* Two exponents skip pow() with its own results: x^1 is x (pow is exact there), and a float32
+ * x^2 is x * x (the double product of two floats is exact, so either way it is rounded once).
+ * (A float64 x^2 stays pow(): x * x, which torch computes, can differ in the last bit.) */
+AG_UNARY_KERNEL(pow_scalar_kernel, p[0] == 1.0                              ? x
+                                   : p[0] == 2.0 && sizeof x == sizeof(float) ? x * x
+                                                                              : pow(x, p[0]));
+
+/* g * (s * x^(s-1)) in one pass, for g of x's dtype and shape: the operations of the three
+ * ops in pow_scalar_backward, in the same order and precision, without their bookkeeping. */
+static ag_tensor *pow_scalar_grad(const ag_tensor *g, ag_tensor *x, double s) {
+    ag_tensor *out = ag_unary_map(&pow_scalar_kernel, x, (double[]){s - 1.0});
+    if (!out) return NULL;
+    if (x->dtype == AG_FLOAT32) {
+        float *o = out->data, sf = (float)s;
+        const float *gd = g->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = gd[i] * (o[i] * sf);
+    } else {
+        double *o = out->data;
+        const double *gd = g->data;
+        for (int64_t i = 0; i < out->numel; i++) o[i] = gd[i] * (o[i] * s);
+    }
+    return out;
+}
 
 static void pow_scalar_backward(ag_node *node) {
-    ag_tensor *x = ag_saved(node, 0);
+    ag_tensor *x = ag_saved(node, 0), *g = node->grad;
     double s = node->farg[0];
     if (!x) return;
     if (s == 0.0) { /* the gradient is 0, but x.grad becomes zeros, not None, as torch */
-        ag_accumulate(node, 0, ag_broadcast_to(ag_wrap_scalar(0, x->dtype), x->ndim, x->shape));
+        ag_accumulate_temp(node, 0,
+                           ag_broadcast_to(ag_wrap_scalar(0, x->dtype), x->ndim, x->shape));
         return;
     }
-    ag_accumulate(node, 0, ag_mul(node->grad, ag_mul_scalar(ag_pow_scalar(x, s - 1.0), s)));
+    /* Anomaly mode checks each op's result on its own: then they run one by one. */
+    if (!ag_is_anomaly_enabled() && g->dtype == x->dtype && ag_same_shape_inline(g, x))
+        ag_accumulate_temp(node, 0, pow_scalar_grad(g, x, s));
+    else
+        ag_accumulate_temp(node, 0, ag_mul(g, ag_mul_scalar(ag_pow_scalar(x, s - 1.0), s)));
 }
 
 static const ag_op pow_scalar_op = {
@@ -55,10 +82,11 @@ static void pow_backward(ag_node *node) {
     ag_tensor *a = ag_saved(node, 0), *b = ag_saved(node, 1);
     if (!a || !b) return;
     if (ag_needs_grad(node, 0))
-        ag_accumulate(node, 0, ag_mul(node->grad, ag_binary_map("pow", &pow_dbase_kernel, a, b)));
+        ag_accumulate_temp(node, 0,
+                           ag_mul(node->grad, ag_binary_map("pow", &pow_dbase_kernel, a, b)));
     if (ag_needs_grad(node, 1))
-        ag_accumulate(node, 1,
-                      ag_mul(node->grad, ag_binary_map("pow", &pow_dexponent_kernel, a, b)));
+        ag_accumulate_temp(node, 1,
+                           ag_mul(node->grad, ag_binary_map("pow", &pow_dexponent_kernel, a, b)));
 }
 
 static const ag_op pow_op = {

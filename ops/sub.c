@@ -10,8 +10,13 @@
 AG_BINARY_KERNEL(sub_kernel, a - b);
 
 static void sub_backward(ag_node *node) {
-    ag_accumulate(node, 0, node->grad);
-    if (ag_needs_grad(node, 1)) ag_accumulate(node, 1, ag_neg(node->grad));
+    /* g goes on unchanged to a: at g's last use, a may keep it (ag_accumulate_temp) */
+    if (ag_needs_grad(node, 1)) {
+        ag_accumulate(node, 0, node->grad);
+        ag_accumulate_temp(node, 1, ag_neg(node->grad));
+    } else {
+        ag_accumulate_temp(node, 0, node->grad);
+    }
 }
 
 static const ag_op sub_op = {
@@ -20,22 +25,32 @@ static const ag_op sub_op = {
     .backward = sub_backward,
 };
 
-ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) {
-    ag_tensor *out = ag_binary_map("sub", &sub_kernel, a, b);
+/* The second half of ag_sub: records out = a - b. */
+static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
     ag_record(&sub_op, out, 2, (ag_tensor *[]){a, b});
     return out;
 }
 
-ag_tensor *ag_sub_scalar(ag_tensor *x, double s) {
-    return ag_check_tensor("sub", x, "self") ? ag_sub(x, ag_wrap_scalar(s, x->dtype)) : NULL;
+ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) {
+    return record(ag_binary_map("sub", &sub_kernel, a, b), a, b);
 }
 
-ag_tensor *ag_sub_(ag_tensor *t, ag_tensor *other) { return ag_inplace("sub_", t, other, ag_sub); }
+ag_tensor *ag_sub_scalar(ag_tensor *x, double s) {
+    if (!ag_check_tensor("sub", x, "self")) return NULL;
+    ag_tensor *out = ag_binary_map_scalar("sub", &sub_kernel, x, s);
+    if (!out || !ag_record_needed(x, NULL)) return out;
+    /* s as a 0-d tensor, only for the record: the graph shows it as an input, as torch's */
+    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
+    return number ? record(out, x, number) : NULL;
+}
+
+ag_tensor *ag_sub_(ag_tensor *t, ag_tensor *other) {
+    return ag_inplace_elementwise("sub_", t, other, &sub_kernel, ag_sub);
+}
 
 ag_tensor *ag_sub_scalar_(ag_tensor *t, double s) {
-    return ag_check_tensor("sub_", t, "self")
-               ? ag_inplace("sub_", t, ag_wrap_scalar(s, t->dtype), ag_sub)
-               : NULL;
+    if (!ag_check_tensor("sub_", t, "self")) return NULL;
+    return ag_inplace_elementwise("sub_", t, ag_wrap_scalar(s, t->dtype), &sub_kernel, ag_sub);
 }
 
 /*
@@ -44,7 +59,7 @@ ag_tensor *ag_sub_scalar_(ag_tensor *t, double s) {
  */
 AG_BINARY_KERNEL(rsub_kernel, b - a);
 
-static void rsub_backward(ag_node *node) { ag_accumulate(node, 0, ag_neg(node->grad)); }
+static void rsub_backward(ag_node *node) { ag_accumulate_temp(node, 0, ag_neg(node->grad)); }
 
 static const ag_op rsub_op = {
     .name = "RsubBackward1",
@@ -54,7 +69,7 @@ static const ag_op rsub_op = {
 
 ag_tensor *ag_rsub_scalar(double s, ag_tensor *x) {
     if (!ag_check_tensor("rsub", x, "self")) return NULL;
-    ag_tensor *out = ag_binary_map("rsub", &rsub_kernel, x, ag_wrap_scalar(s, x->dtype));
+    ag_tensor *out = ag_binary_map_scalar("rsub", &rsub_kernel, x, s); /* s is no input */
     ag_record(&rsub_op, out, 1, &x);
     return out;
 }

@@ -9,7 +9,7 @@
 
 static void sum_backward(ag_node *node) {
     const ag_tensor *x = node->inputs[0];
-    ag_accumulate(node, 0, ag_broadcast_to(node->grad, x->ndim, x->shape));
+    ag_accumulate_temp(node, 0, ag_broadcast_to(node->grad, x->ndim, x->shape));
 }
 
 static const ag_op sum_op = {
@@ -39,8 +39,8 @@ ag_tensor *ag_sum(ag_tensor *x) {
 }
 
 static void sum_dim_backward(ag_node *node) {
-    ag_accumulate(node, 0,
-                  ag_unreduce(node->grad, node->inputs[0], (int)node->iarg[0], node->iarg[1]));
+    ag_accumulate_temp(node, 0, ag_unreduce(node->grad, node->inputs[0], (int)node->iarg[0],
+                                            node->iarg[1]));
 }
 
 static const ag_op sum_dim_op = {
