@@ -27,7 +27,7 @@ BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS = autograd/autograd.h autograd/data.h autograd/random.h autograd/safetensors.h \
-  ops/ops.h ops/matmul.h optim/optim.h ops/nn_ops.h nn/nn.h
+  autograd/checkpoint.h ops/ops.h ops/matmul.h optim/optim.h ops/nn_ops.h nn/nn.h
 
 .PHONY: all deps lib examples benches bench run test check-examples test-asan test-valgrind install clean format
 
@@ -145,7 +145,7 @@ fuzz: deps ## fuzz the safetensors loader for FUZZ_SECONDS (default 60): libFuzz
 	  -dict=fuzz/safetensors.dict $(BUILD)/fuzz/corpus fuzz/corpus
 
 format: ## reformat every C file with clang-format
-	clang-format -i $(LIB_SRC) $(HEADERS) autograd/internal.h $(TEST_SRC) examples/*.c
+	clang-format -i $(LIB_SRC) $(HEADERS) $(wildcard */internal.h ops/*.h) $(TEST_SRC) examples/*.c
 
 clean: ## remove the build trees
 	rm -rf build build-asan

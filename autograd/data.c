@@ -68,7 +68,8 @@ ag_data_loader *ag_data_loader_new(ag_tensor *const *tensors, int n, ag_data_loa
     ag_data_loader *loader = calloc(1, sizeof *loader);
     if (loader) {
         loader->tensors = malloc((size_t)n * sizeof *loader->tensors);
-        loader->order = malloc((size_t)(num_samples ? num_samples : 1) * sizeof(int64_t));
+        /* zeroed: a state dict saved before the first epoch holds no stray bytes */
+        loader->order = calloc((size_t)(num_samples ? num_samples : 1), sizeof(int64_t));
     }
     if (!loader || !loader->tensors || !loader->order) {
         ag_data_loader_free(loader);
@@ -190,6 +191,203 @@ int64_t ag_data_loader_num_samples(const ag_data_loader *loader) {
         return 0;
     }
     return loader->num_samples;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The loader's state, for checkpoints                                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The state's keys, after the prefix. */
+static const char *const state_keys[] = {"num_samples", "batch_size", "shuffle",  "drop_last",
+                                         "order",       "pos",        "past_end", "generator"};
+#define NSTATE_KEYS ((int)(sizeof state_keys / sizeof state_keys[0]))
+
+/* prefix + key into buf; false (with the error set) when it does not fit. */
+static bool state_name(char *buf, size_t size, const char *where, const char *prefix,
+                       const char *key) {
+    if ((size_t)snprintf(buf, size, "%s%s", prefix, key) < size) return true;
+    ag_status_error("%s: the prefix '%.40s...' is too long", where, prefix);
+    return false;
+}
+
+/* Adds prefix + key = t to sd, the dict owning t (a new tensor, freed here on failure). */
+static int put_owned(const char *where, ag_state_dict *sd, const char *prefix, const char *key,
+                     ag_tensor *t) {
+    char name[512];
+    if (!t) return ag_status_error("%s: out of memory", where);
+    if (!state_name(name, sizeof name, where, prefix, key)) {
+        ag_tensor_free(t);
+        return -1;
+    }
+    if (ag_state_dict_get(sd, name)) {
+        ag_tensor_free(t);
+        return ag_status_error("%s: the state dict already holds a tensor named '%s'", where, name);
+    }
+    if (ag_state_dict_add_owned(sd, name, t) < 0) {
+        ag_tensor_free(t);
+        return ag_status_error("%s: out of memory", where);
+    }
+    return 0;
+}
+
+static ag_tensor *int_scalar(int64_t v) {
+    ag_tensor *t = ag_empty(AG_INT64, AG_SCALAR_SHAPE);
+    if (t) AG_I64(t)[0] = v;
+    return t;
+}
+
+int ag_data_loader_state_dict(const ag_data_loader *loader, ag_state_dict *sd, const char *prefix) {
+    const char *where = "ag_data_loader_state_dict";
+    if (!loader || !sd)
+        return ag_status_error("%s: argument '%s' must not be NULL", where,
+                               loader ? "sd" : "loader");
+    if (!prefix) prefix = "";
+    /* Every name is checked before the first is added: a failure leaves sd as it was (but
+     * for out of memory). */
+    for (int k = 0; k < NSTATE_KEYS - !loader->generator; k++) {
+        char name[512];
+        if (!state_name(name, sizeof name, where, prefix, state_keys[k])) return -1;
+        if (ag_state_dict_get(sd, name))
+            return ag_status_error("%s: the state dict already holds a tensor named '%s'", where,
+                                   name);
+    }
+    const int64_t values[] = {loader->num_samples, loader->batch_size, loader->shuffle,
+                              loader->drop_last};
+    for (int k = 0; k < 4; k++)
+        if (put_owned(where, sd, prefix, state_keys[k], int_scalar(values[k])) < 0) return -1;
+    ag_tensor *order =
+        ag_from_data(loader->order, AG_INT64, 1, (const int64_t[]){loader->num_samples});
+    if (put_owned(where, sd, prefix, "order", order) < 0 ||
+        put_owned(where, sd, prefix, "pos", int_scalar(loader->pos)) < 0 ||
+        put_owned(where, sd, prefix, "past_end", int_scalar(loader->past_end)) < 0)
+        return -1;
+    if (loader->generator &&
+        put_owned(where, sd, prefix, "generator", ag_generator_get_state(loader->generator)) < 0)
+        return -1;
+    return 0;
+}
+
+/* The int64 0-d tensor prefix + key of sd, into *out; -1 (error set) if it is not there. */
+static int state_int(const char *where, const ag_state_dict *sd, const char *prefix,
+                     const char *key, int64_t *out) {
+    char name[512];
+    if (!state_name(name, sizeof name, where, prefix, key)) return -1;
+    const ag_tensor *t = ag_state_dict_get(sd, name);
+    if (!t) return ag_status_error("%s: the state dict holds no '%s'", where, name);
+    if (t->dtype != AG_INT64 || t->ndim != 0)
+        return ag_status_error("%s: '%s' must be a 0-d int64 tensor, not a %s tensor of %d "
+                               "dims",
+                               where, name, ag_dtype_name(t->dtype), t->ndim);
+    *out = AG_I64(t)[0];
+    return 0;
+}
+
+/* Everything ag_data_loader_load_state_dict checks; the order and generator state found. */
+static int check_state(const char *where, const ag_data_loader *loader, const ag_state_dict *sd,
+                       const char *prefix, const ag_tensor **order, const ag_tensor **gen,
+                       int64_t *pos, bool *past_end) {
+    if (!loader || !sd)
+        return ag_status_error("%s: argument '%s' must not be NULL", where,
+                               loader ? "sd" : "loader");
+    if (!prefix) prefix = "";
+    size_t len = strlen(prefix);
+    /* Nothing under the prefix that the state does not have. */
+    for (int64_t i = 0; i < ag_state_dict_count(sd); i++) {
+        const char *name = ag_state_dict_name_at(sd, i);
+        if (strncmp(name, prefix, len) != 0) continue;
+        bool known = false;
+        for (int k = 0; k < NSTATE_KEYS; k++)
+            known = known || strcmp(name + len, state_keys[k]) == 0;
+        if (!known)
+            return ag_status_error("%s: unexpected key '%s' in a data loader's state", where, name);
+    }
+    int64_t v[4];
+    for (int k = 0; k < 4; k++)
+        if (state_int(where, sd, prefix, state_keys[k], &v[k]) < 0) return -1;
+    const int64_t have[] = {loader->num_samples, loader->batch_size, loader->shuffle,
+                            loader->drop_last};
+    for (int k = 0; k < 4; k++)
+        if (v[k] != have[k])
+            return ag_status_error("%s: the state is of a loader with %s = %lld, this one has %lld "
+                                   "(make the loader with the same dataset and options)",
+                                   where, state_keys[k], (long long)v[k], (long long)have[k]);
+    int64_t p, end, n = loader->num_samples;
+    if (state_int(where, sd, prefix, "pos", &p) < 0 ||
+        state_int(where, sd, prefix, "past_end", &end) < 0)
+        return -1;
+    if (p < -1 || p > n)
+        return ag_status_error("%s: the position %lld is outside [-1, %lld]", where, (long long)p,
+                               (long long)n);
+    if (end != 0 && end != 1)
+        return ag_status_error("%s: past_end is %lld, not 0 or 1", where, (long long)end);
+    char name[512];
+    if (!state_name(name, sizeof name, where, prefix, "order")) return -1;
+    const ag_tensor *o = ag_state_dict_get(sd, name);
+    if (!o) return ag_status_error("%s: the state dict holds no '%s'", where, name);
+    if (o->dtype != AG_INT64 || o->ndim != 1 || o->shape[0] != n) {
+        char sb[AG_SHAPE_STR];
+        return ag_status_error("%s: '%s' must be an int64 tensor of shape [%lld], not a %s tensor "
+                               "of shape %s",
+                               where, name, (long long)n, ag_dtype_name(o->dtype),
+                               ag_shape_str(sb, o->ndim, o->shape));
+    }
+    if (p >= 0) { /* an epoch in progress reads its order: it must be a permutation */
+        bool *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
+        if (!seen) return ag_status_error("%s: out of memory", where);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t j = AG_I64(o)[i];
+            if (j < 0 || j >= n || seen[j]) {
+                free(seen);
+                return ag_status_error("%s: '%s' is not a permutation of 0..%lld: element %lld "
+                                       "is %lld",
+                                       where, name, (long long)n - 1, (long long)i, (long long)j);
+            }
+            seen[j] = true;
+        }
+        free(seen);
+    }
+    if (!state_name(name, sizeof name, where, prefix, "generator")) return -1;
+    const ag_tensor *g = ag_state_dict_get(sd, name);
+    if (!g != !loader->generator)
+        return ag_status_error("%s: %s", where,
+                               g ? "the state holds the state of the loader's own generator, but "
+                                   "this loader draws from the default generator"
+                                 : "this loader has a generator of its own, but the state holds "
+                                   "none (the saved loader drew from the default generator)");
+    if (g && ag_generator_check_state(g) < 0) {
+        char why[600];
+        const char *colon = strstr(ag_last_error(), ": "); /* drop "ag_generator_set_state: " */
+        snprintf(why, sizeof why, "%s", colon ? colon + 2 : ag_last_error());
+        return ag_status_error("%s: '%s': %s", where, name, why);
+    }
+    *order = o, *gen = g, *pos = p, *past_end = end != 0;
+    return 0;
+}
+
+int ag_data_loader_check_state_dict(const ag_data_loader *loader, const ag_state_dict *sd,
+                                    const char *prefix) {
+    const ag_tensor *order, *gen;
+    int64_t pos;
+    bool past_end;
+    return check_state("ag_data_loader_load_state_dict", loader, sd, prefix, &order, &gen, &pos,
+                       &past_end);
+}
+
+int ag_data_loader_load_state_dict(ag_data_loader *loader, const ag_state_dict *sd,
+                                   const char *prefix) {
+    const ag_tensor *order, *gen;
+    int64_t pos;
+    bool past_end;
+    if (check_state("ag_data_loader_load_state_dict", loader, sd, prefix, &order, &gen, &pos,
+                    &past_end) < 0)
+        return -1;
+    /* All is checked: nothing below can fail. */
+    if (gen) ag_generator_set_state(loader->generator, gen);
+    if (loader->num_samples)
+        memcpy(loader->order, order->data, (size_t)loader->num_samples * sizeof(int64_t));
+    loader->pos = pos;
+    loader->past_end = past_end;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -94,6 +94,31 @@ void ag_data_loader_reset(ag_data_loader *loader);
  */
 bool ag_data_loader_next(ag_data_loader *loader, ag_tensor **batch);
 
+/*
+ * The loader's place, for a checkpoint that resumes mid-epoch with the same batches (torch's
+ * DataLoader keeps none; torchdata's StatefulDataLoader does): adds to sd, each name after
+ * prefix (NULL: ""), new int64 tensors that sd owns:
+ *     order       [N]   the epoch's sample order (the permutation the batches are cut from)
+ *     pos         0-d   the next index into order; -1 when no epoch is in progress
+ *     past_end    0-d   1 once the epoch reached its end (and drew torch's extra randperm)
+ *     num_samples, batch_size, shuffle, drop_last   0-d, to check the loader it goes back to
+ *     generator   [629] the state of opts.generator, when the loader has one of its own
+ *                       (ag_generator_get_state); a loader drawing from the default generator
+ *                       has none here: save that one with the checkpoint (checkpoint.h)
+ * These three judge data that usually comes from a file, so they report as the file loaders
+ * do: 0, or -1 with ag_last_error() (never the error handler). Saving fails on a name sd
+ * already holds. Loading checks everything before it changes anything: the same num_samples,
+ * batch_size, shuffle and drop_last as this loader (make it over the same tensors with the same
+ * options), a position in [-1, N], an order that is a permutation of 0..N-1, a generator state
+ * exactly when this loader has a generator of its own (it is then set to it), no unexpected
+ * key under the prefix. ag_data_loader_check_state_dict judges without loading.
+ */
+int ag_data_loader_state_dict(const ag_data_loader *loader, ag_state_dict *sd, const char *prefix);
+int ag_data_loader_load_state_dict(ag_data_loader *loader, const ag_state_dict *sd,
+                                   const char *prefix);
+int ag_data_loader_check_state_dict(const ag_data_loader *loader, const ag_state_dict *sd,
+                                    const char *prefix);
+
 /* len(loader): batches in an epoch, ceil(N / B), or floor(N / B) with drop_last. */
 int64_t ag_data_loader_len(const ag_data_loader *loader);
 /* len(dataset): N, the number of samples. */

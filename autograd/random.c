@@ -173,6 +173,85 @@ uint64_t ag_generator_initial_seed(ag_generator *g) {
 
 uint64_t ag_initial_seed(void) { return ag_generator_initial_seed(NULL); }
 
+/* ---- the whole state, as torch.get_rng_state / set_rng_state ----------------------------- */
+
+static int64_t as_int64(uint64_t u); /* below, with the draws */
+
+/* The layout of the int64 state tensor (random.h): a version, then the fields. */
+enum {
+    STATE_VERSION,
+    STATE_SEED,
+    STATE_NEXT,
+    STATE_HAS_NORMAL,
+    STATE_NORMAL,
+    STATE_WORDS,
+    STATE_LEN = STATE_WORDS + MT_N
+};
+
+ag_tensor *ag_generator_get_state(const ag_generator *g) {
+    ag_tensor *t = ag_empty(AG_INT64, 1, (const int64_t[]){STATE_LEN});
+    if (!t) return NULL;
+    /* The lock is a field of the (never const) generator: taking it changes no state. */
+    ag_generator *locked = acquire((ag_generator *)g);
+    int64_t *s = AG_I64(t);
+    s[STATE_VERSION] = 1;
+    s[STATE_SEED] = as_int64(locked->seed);
+    s[STATE_NEXT] = locked->next;
+    s[STATE_HAS_NORMAL] = locked->has_normal;
+    uint64_t bits;
+    memcpy(&bits, &locked->normal, sizeof bits);
+    s[STATE_NORMAL] = locked->has_normal ? as_int64(bits) : 0;
+    for (int k = 0; k < MT_N; k++)
+        s[STATE_WORDS + k] = locked->state[k];
+    release(locked);
+    return t;
+}
+
+int ag_generator_check_state(const ag_tensor *state) {
+    const char *op = "ag_generator_set_state";
+    if (!state) return ag_status_error("%s: argument 'state' must be a tensor, not NULL", op);
+    char sb[AG_SHAPE_STR];
+    if (state->dtype != AG_INT64 || state->ndim != 1 || state->shape[0] != STATE_LEN)
+        return ag_status_error("%s: a generator state is an int64 tensor of shape [%d] (from "
+                               "ag_generator_get_state), not a %s tensor of shape %s",
+                               op, STATE_LEN, ag_dtype_name(state->dtype),
+                               ag_shape_str(sb, state->ndim, state->shape));
+    const int64_t *s = AG_I64(state);
+    if (s[STATE_VERSION] != 1)
+        return ag_status_error("%s: unknown generator state version %lld (this library writes "
+                               "and reads version 1)",
+                               op, (long long)s[STATE_VERSION]);
+    if (s[STATE_NEXT] < 0 || s[STATE_NEXT] > MT_N)
+        return ag_status_error("%s: the state's position %lld is outside [0, %d]", op,
+                               (long long)s[STATE_NEXT], MT_N);
+    if (s[STATE_HAS_NORMAL] != 0 && s[STATE_HAS_NORMAL] != 1)
+        return ag_status_error("%s: the state's cached-normal flag is %lld, not 0 or 1", op,
+                               (long long)s[STATE_HAS_NORMAL]);
+    for (int k = 0; k < MT_N; k++)
+        if (s[STATE_WORDS + k] < 0 || s[STATE_WORDS + k] > (int64_t)UINT32_MAX)
+            return ag_status_error("%s: word %d of the state, %lld, is not a 32-bit unsigned "
+                                   "number",
+                                   op, k, (long long)s[STATE_WORDS + k]);
+    return 0;
+}
+
+int ag_generator_set_state(ag_generator *g, const ag_tensor *state) {
+    if (ag_generator_check_state(state) < 0) return -1;
+    const int64_t *s = AG_I64(state);
+    g = lock(g);
+    g->seed = (uint64_t)s[STATE_SEED];
+    g->next = (int)s[STATE_NEXT];
+    g->has_normal = s[STATE_HAS_NORMAL] != 0;
+    uint64_t bits = (uint64_t)s[STATE_NORMAL];
+    memcpy(&g->normal, &bits, sizeof bits);
+    if (!g->has_normal) g->normal = 0;
+    for (int k = 0; k < MT_N; k++)
+        g->state[k] = (uint32_t)s[STATE_WORDS + k];
+    g->seeded = true;
+    release(g);
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* 3. Draws into numbers                                                                      */
 /* ---------------------------------------------------------------------------------------- */

@@ -69,6 +69,29 @@ void ag_generator_manual_seed(ag_generator *g, uint64_t seed);
 uint64_t ag_generator_initial_seed(ag_generator *g);
 uint64_t ag_initial_seed(void);
 
+/*
+ * g.get_state() and torch.get_rng_state() (g NULL: the default generator): the whole state of
+ * the stream as a new int64 tensor of shape [629], owned by the caller: after
+ * ag_generator_set_state(g, state), g draws exactly what it would have drawn after the
+ * get_state. Torch returns bytes (a uint8 tensor); libautograd has no uint8, so the same
+ * fields are int64s:
+ *     [0]       1, the layout's version
+ *     [1]       the initial seed (its 64 bits)
+ *     [2]       the position in the 624 words: the next word to temper (624: twist first)
+ *     [3], [4]  whether a normal value is cached (0 or 1), and that double's 64 bits (or 0)
+ *     [5..628]  mt19937's 624 words, each in [0, 2^32)
+ * NULL after an out-of-memory report. Getting the state of the default generator before its
+ * first use seeds it, as any first use does.
+ */
+ag_tensor *ag_generator_get_state(const ag_generator *g);
+/* g.set_state(state) and torch.set_rng_state(state) (g NULL: the default generator).
+ * A state usually comes from a file (a checkpoint), so this judges it as a loader judges a
+ * file: returns 0, or -1 with ag_last_error() saying what is wrong (not an int64 tensor of
+ * shape [629], an unknown version, a position or a word out of range), without calling the
+ * error handler and without changing g. ag_generator_check_state only judges. */
+int ag_generator_set_state(ag_generator *g, const ag_tensor *state);
+int ag_generator_check_state(const ag_tensor *state);
+
 /* ---------------------------------------------------------------------------------------- */
 /* New random tensors (caller-owned; g NULL = the default generator)                         */
 /* ---------------------------------------------------------------------------------------- */
@@ -145,6 +168,7 @@ bool ag_init_fan_in_and_fan_out(const ag_tensor *t, int64_t *fan_in, int64_t *fa
 #ifndef AG_BUILDING_LIBRARY
 #define ag_generator_new(...) AG_AT_(ag_generator_new(__VA_ARGS__))
 #define ag_generator_free(...) AG_AT_(ag_generator_free(__VA_ARGS__))
+#define ag_generator_get_state(...) AG_AT_(ag_generator_get_state(__VA_ARGS__))
 #define ag_rand(...) AG_AT_(ag_rand(__VA_ARGS__))
 #define ag_randn(...) AG_AT_(ag_randn(__VA_ARGS__))
 #define ag_randint(...) AG_AT_(ag_randint(__VA_ARGS__))

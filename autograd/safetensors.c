@@ -211,9 +211,16 @@ typedef struct sd_entry {
     bool owned; /* made by a loader: freed with the dict */
 } sd_entry;
 
+/* A user metadata entry: key and value, both the dict's copies. */
+typedef struct sd_meta {
+    char *key, *value;
+} sd_meta;
+
 struct ag_state_dict {
     sd_entry *entries;
     int64_t n, cap;
+    sd_meta *meta; /* the file's __metadata__, less "format" and the checksums */
+    int64_t nmeta, capmeta;
 };
 
 ag_state_dict *ag_state_dict_new(void) {
@@ -229,6 +236,11 @@ void ag_state_dict_free(ag_state_dict *sd) {
         free(sd->entries[i].name);
     }
     free(sd->entries);
+    for (int64_t i = 0; i < sd->nmeta; i++) {
+        free(sd->meta[i].key);
+        free(sd->meta[i].value);
+    }
+    free(sd->meta);
     free(sd);
 }
 
@@ -292,6 +304,218 @@ const char *ag_state_dict_name_at(const ag_state_dict *sd, int64_t i) {
 
 ag_tensor *ag_state_dict_tensor_at(const ag_state_dict *sd, int64_t i) {
     return check_index("ag_state_dict_tensor_at", sd, i) ? sd->entries[i].t : NULL;
+}
+
+int ag_state_dict_add_owned(ag_state_dict *sd, const char *name, ag_tensor *t) {
+    const char *op = "ag_state_dict_add_owned";
+    if (!sd || !name) {
+        AG_ERROR(op, "argument '%s' must not be NULL", sd ? "name" : "sd");
+        return -1;
+    }
+    if (!ag_check_tensor(op, t, "tensor")) return -1;
+    if (t->tape) {
+        AG_ERROR(op, "the tensor belongs to a tape, which frees it: a state dict can only own a "
+                     "tensor you own");
+        return -1;
+    }
+    if (sd_find(sd, name) >= 0) {
+        char buf[72];
+        AG_ERROR(op, "the state dict already holds a tensor named '%s'", shown(name, buf));
+        return -1;
+    }
+    if (!sd_push(sd, name, t, true)) {
+        AG_ERROR(op, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+ag_tensor *ag_state_dict_take(ag_state_dict *sd, const char *name) {
+    if (!sd || !name) return NULL;
+    int64_t i = sd_find(sd, name);
+    if (i < 0) return NULL;
+    ag_tensor *t = sd->entries[i].t;
+    free(sd->entries[i].name);
+    memmove(sd->entries + i, sd->entries + i + 1, (size_t)(sd->n - i - 1) * sizeof *sd->entries);
+    sd->n--;
+    return t;
+}
+
+/* ---- metadata -------------------------------------------------------------------------------- */
+
+static int64_t meta_find(const ag_state_dict *sd, const char *key) {
+    for (int64_t i = 0; i < sd->nmeta; i++)
+        if (strcmp(sd->meta[i].key, key) == 0) return i;
+    return -1;
+}
+
+/* Why key cannot be user metadata, or NULL if it can: the format's own keys are reserved. */
+static const char *reserved_key(const char *key) {
+    if (strcmp(key, "format") == 0) return "is reserved (the writer's name)";
+    if (strncmp(key, "xxh3:", 5) == 0) return "is reserved (the checksums)";
+    return NULL;
+}
+
+/* Appends key = value without checks (both copied; the key must not be there yet); false
+ * when out of memory (nothing appended). */
+static bool meta_push(ag_state_dict *sd, const char *key, const char *value) {
+    if (sd->nmeta == sd->capmeta) {
+        int64_t cap = sd->capmeta ? 2 * sd->capmeta : 8;
+        sd_meta *m = realloc(sd->meta, (size_t)cap * sizeof *m);
+        if (!m) return false;
+        sd->meta = m, sd->capmeta = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k), free(v);
+        return false;
+    }
+    sd->meta[sd->nmeta++] = (sd_meta){k, v};
+    return true;
+}
+
+/* Sets key = value, replacing a value already there; false when out of memory (nothing
+ * changed). */
+static bool meta_put(ag_state_dict *sd, const char *key, const char *value) {
+    int64_t i = meta_find(sd, key);
+    if (i < 0) return meta_push(sd, key, value);
+    char *v = strdup(value);
+    if (!v) return false;
+    free(sd->meta[i].value);
+    sd->meta[i].value = v;
+    return true;
+}
+
+int ag_state_dict_set_metadata(ag_state_dict *sd, const char *key, const char *value) {
+    const char *op = "ag_state_dict_set_metadata";
+    if (!sd || !key || !value) {
+        AG_ERROR(op, "argument '%s' must not be NULL", !sd ? "sd" : !key ? "key" : "value");
+        return -1;
+    }
+    char kb[72];
+    const char *problem = reserved_key(key);
+    if (!problem && !valid_utf8(key)) problem = "is not valid UTF-8";
+    if (!problem && !valid_utf8(value)) problem = "has a value that is not valid UTF-8";
+    if (problem) {
+        AG_ERROR(op, "the metadata key '%s' %s", shown(key, kb), problem);
+        return -1;
+    }
+    if (!meta_put(sd, key, value)) {
+        AG_ERROR(op, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const char *ag_state_dict_get_metadata(const ag_state_dict *sd, const char *key) {
+    if (!sd || !key) return NULL;
+    int64_t i = meta_find(sd, key);
+    return i < 0 ? NULL : sd->meta[i].value;
+}
+
+int64_t ag_state_dict_metadata_count(const ag_state_dict *sd) { return sd ? sd->nmeta : 0; }
+
+const char *ag_state_dict_metadata_key_at(const ag_state_dict *sd, int64_t i) {
+    if (sd && i >= 0 && i < sd->nmeta) return sd->meta[i].key;
+    AG_ERROR("ag_state_dict_metadata_key_at",
+             "index %lld is out of range for a state dict of %lld metadata entries", (long long)i,
+             (long long)ag_state_dict_metadata_count(sd));
+    return NULL;
+}
+
+/* ---- merging and selecting by prefix --------------------------------------------------------- */
+
+/* prefix + name in a new string (NULL when out of memory). */
+static char *joined(const char *prefix, const char *name) {
+    size_t a = strlen(prefix), b = strlen(name);
+    char *s = malloc(a + b + 1);
+    if (s) {
+        memcpy(s, prefix, a);
+        memcpy(s + a, name, b + 1);
+    }
+    return s;
+}
+
+int ag_state_dict_merge(ag_state_dict *dst, const ag_state_dict *src, const char *prefix) {
+    const char *op = "ag_state_dict_merge";
+    if (!dst || !src) {
+        AG_ERROR(op, "argument '%s' must not be NULL", dst ? "src" : "dst");
+        return -1;
+    }
+    if (dst == src) {
+        AG_ERROR(op, "cannot merge a state dict into itself");
+        return -1;
+    }
+    if (!prefix) prefix = "";
+    /* Every name is checked before the first is added. */
+    for (int64_t i = 0; i < src->n + src->nmeta; i++) {
+        bool tensor = i < src->n;
+        const char *name = tensor ? src->entries[i].name : src->meta[i - src->n].key;
+        char *full = joined(prefix, name);
+        if (!full) {
+            AG_ERROR(op, "out of memory");
+            return -1;
+        }
+        char nb[72];
+        const char *problem = tensor ? (sd_find(dst, full) >= 0 ? "a tensor" : NULL)
+                              : meta_find(dst, full) >= 0 ? "a metadata entry"
+                              : reserved_key(full)        ? "a reserved metadata key"
+                                                          : NULL;
+        shown(full, nb);
+        free(full); /* before reporting: an error handler may longjmp */
+        if (problem) {
+            AG_ERROR(op, "the state dict already holds %s named '%s'", problem, nb);
+            return -1;
+        }
+    }
+    int64_t n0 = dst->n, nmeta0 = dst->nmeta;
+    bool ok = true;
+    for (int64_t i = 0; ok && i < src->n; i++) {
+        char *full = joined(prefix, src->entries[i].name);
+        ok = full && sd_push(dst, full, src->entries[i].t, false);
+        free(full);
+    }
+    for (int64_t i = 0; ok && i < src->nmeta; i++) {
+        char *full = joined(prefix, src->meta[i].key);
+        ok = full && meta_push(dst, full, src->meta[i].value);
+        free(full);
+    }
+    if (!ok) { /* take back what was added, so that dst is as it was */
+        while (dst->n > n0)
+            free(dst->entries[--dst->n].name);
+        while (dst->nmeta > nmeta0) {
+            dst->nmeta--;
+            free(dst->meta[dst->nmeta].key);
+            free(dst->meta[dst->nmeta].value);
+        }
+        AG_ERROR(op, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+ag_state_dict *ag_state_dict_select(const ag_state_dict *sd, const char *prefix) {
+    const char *op = "ag_state_dict_select";
+    if (!sd) {
+        AG_ERROR(op, "argument 'sd' must not be NULL");
+        return NULL;
+    }
+    if (!prefix) prefix = "";
+    size_t len = strlen(prefix);
+    ag_state_dict *out = calloc(1, sizeof *out);
+    bool ok = out != NULL;
+    for (int64_t i = 0; ok && i < sd->n; i++)
+        if (strncmp(sd->entries[i].name, prefix, len) == 0)
+            ok = sd_push(out, sd->entries[i].name + len, sd->entries[i].t, false);
+    for (int64_t i = 0; ok && i < sd->nmeta; i++)
+        if (strncmp(sd->meta[i].key, prefix, len) == 0)
+            ok = meta_push(out, sd->meta[i].key + len, sd->meta[i].value);
+    if (!ok) {
+        ag_state_dict_free(out);
+        AG_ERROR(op, "out of memory");
+        return NULL;
+    }
+    return out;
 }
 
 /* ---- the parsed file ------------------------------------------------------------------------- */
@@ -630,12 +854,16 @@ static int parse_metadata(st_file *f) {
     do {
         st_meta m;
         char kb[72], ctx[120];
-        if (parse_string(f, &m.key, NULL, "(a key of __metadata__)") < 0 ||
+        size_t klen, vlen;
+        if (parse_string(f, &m.key, &klen, "(a key of __metadata__)") < 0 ||
             expect(f, ':', "after a key of __metadata__") < 0)
             return -1;
         snprintf(ctx, sizeof ctx, "(metadata values must be strings; see key '%s')",
                  shown(m.key, kb));
-        if (parse_string(f, &m.value, NULL, ctx) < 0) return -1;
+        if (parse_string(f, &m.value, &vlen, ctx) < 0) return -1;
+        /* C strings end at a NUL: a "\u0000" would cut the key or value short unseen. */
+        if (klen != strlen(m.key) || vlen != strlen(m.value))
+            return st_fail(f, "metadata '%s' holds a NUL character", kb);
         if (f->nmeta == f->capmeta) {
             size_t cap = f->capmeta ? 2 * f->capmeta : 16;
             st_meta *p = realloc(f->meta, cap * sizeof *p);
@@ -941,6 +1169,16 @@ static int load_buffer(const char *where, const void *data, size_t size, ag_stat
             goto fail;
         }
     }
+    /* The metadata, less what the format itself uses: the dict's own strings. */
+    for (size_t i = 0; i < f.nmeta; i++) {
+        const st_meta *m = &f.meta[i];
+        if (reserved_key(m->key)) continue;
+        if (!meta_push(sd, m->key, m->value)) {
+            ag_state_dict_free(sd);
+            st_fail(&f, "out of memory");
+            goto fail;
+        }
+    }
     if (report) fill_report(report, &f);
     st_free(&f);
     *out = sd;
@@ -1153,6 +1391,22 @@ int ag_save_safetensors(const ag_state_dict *sd, const char *path) {
         sb_printf(&h, ":\"%016llx\",", (unsigned long long)sums[i]);
     }
     free(sums);
+    /* The user's metadata (ag_state_dict_set_metadata), between the checksums and "format". */
+    for (int64_t i = 0; i < sd->nmeta; i++) {
+        const char *key = sd->meta[i].key, *value = sd->meta[i].value;
+        const char *problem = reserved_key(key)    ? reserved_key(key)
+                              : !valid_utf8(key)   ? "is not valid UTF-8"
+                              : !valid_utf8(value) ? "has a value that is not valid UTF-8"
+                                                   : NULL;
+        if (problem) {
+            free(h.p);
+            return ag_status_error("%s: the metadata key '%s' %s", where, shown(key, nb), problem);
+        }
+        sb_json_string(&h, "", key);
+        sb_add(&h, ":", 1);
+        sb_json_string(&h, "", value);
+        sb_add(&h, ",", 1);
+    }
     sb_puts(&h, "\"format\":\"libautograd\"}}");
     while (!h.oom && h.len % 8)
         sb_add(&h, " ", 1); /* as the reference: data 8-byte aligned */

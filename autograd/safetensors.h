@@ -32,6 +32,15 @@
  * the loader verifies every checksum it finds. Files from numpy or torch have none: they load,
  * and the report says they were not verified.
  *
+ * User metadata: a state dict also carries string pairs of your own (the step, the
+ * hyper-parameters: ag_state_dict_set_metadata), saved in __metadata__ beside the checksums and
+ * read back by the loader; "format" and the "xxh3:" keys are the format's own and reserved.
+ *
+ * Prefixes: a dict of several parts names each part's tensors with a prefix, as torch names a
+ * submodule's ("model.", "optim."): ag_state_dict_merge(all, part, "optim.") adds a part under
+ * its prefix, ag_state_dict_select(all, "optim.") gives the part back with the prefix removed.
+ * autograd/checkpoint.h builds a whole training checkpoint so.
+ *
  * Errors: everything here that reads or writes a file (and ag_load_state_dict_into, which
  * judges a file's contents) returns 0 or a non-negative count on success and -1 on failure,
  * with the reason in ag_last_error(); it never calls the error handler and never aborts. A
@@ -78,14 +87,54 @@ int64_t ag_state_dict_count(const ag_state_dict *sd);
 const char *ag_state_dict_name_at(const ag_state_dict *sd, int64_t i);
 ag_tensor *ag_state_dict_tensor_at(const ag_state_dict *sd, int64_t i);
 
+/* Appends (name, t) and takes t: the dict owns it from now on and frees it with itself (as a
+ * loaded tensor). For tensors made only to be saved (a step count, a hyper-parameter). Returns
+ * 0, or -1 after reporting a NULL argument, a tape-owned tensor or a name already in the dict;
+ * then t is still yours. */
+int ag_state_dict_add_owned(ag_state_dict *sd, const char *name, ag_tensor *t);
+
+/* dict.pop(name): removes the entry and hands its tensor over: a tensor the dict owned (a
+ * loaded one) is yours from now on (ag_tensor_free), as is one you had added. NULL if the dict
+ * holds no such name (nothing is reported). */
+ag_tensor *ag_state_dict_take(ag_state_dict *sd, const char *name);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Metadata, and dicts of several parts                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Sets the string key = value (both copied; a value already there is replaced). Saved in the
+ * file's __metadata__; a loaded dict holds the file's metadata, less the reserved keys.
+ * Returns 0, or -1 after reporting a NULL argument, a reserved key ("format", "xxh3:...") or
+ * a key or value that is not valid UTF-8. */
+int ag_state_dict_set_metadata(ag_state_dict *sd, const char *key, const char *value);
+/* The value stored under key (the dict's string: valid until it changes or the dict is
+ * freed), or NULL if there is none. */
+const char *ag_state_dict_get_metadata(const ag_state_dict *sd, const char *key);
+/* How many metadata pairs the dict holds (0 for NULL), and the i-th key (NULL after reporting
+ * an index out of range). */
+int64_t ag_state_dict_metadata_count(const ag_state_dict *sd);
+const char *ag_state_dict_metadata_key_at(const ag_state_dict *sd, int64_t i);
+
+/* Adds every tensor of src to dst as prefix + name, and every metadata pair as prefix + key
+ * (prefix NULL: ""). The tensors are borrowed by dst, whoever owns them in src: src must
+ * outlive dst's use. Every name is checked first: returns 0, or -1 after reporting a name
+ * dst already holds (dst is then unchanged). */
+int ag_state_dict_merge(ag_state_dict *dst, const ag_state_dict *src, const char *prefix);
+
+/* A new dict (yours: ag_state_dict_free) of the entries of sd whose names begin with prefix,
+ * named without it, in sd's order; metadata likewise. The tensors are borrowed from sd, which
+ * must outlive the result. NULL after reporting a NULL sd or out of memory. */
+ag_state_dict *ag_state_dict_select(const ag_state_dict *sd, const char *prefix);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Saving and loading safetensors files                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Writes sd to path in the dict's order (dtypes F32, F64 and I64), with a checksum per tensor.
- * Atomic: the file is written as PATH.tmp.<pid>, flushed and fsync'ed, renamed over PATH, and
- * the directory is fsync'ed; on any failure the temporary file is removed and PATH is left as
- * it was. Names must be valid UTF-8 and not "__metadata__". Returns 0 or -1 (ag_last_error). */
+/* Writes sd to path in the dict's order (dtypes F32, F64 and I64), with a checksum per tensor
+ * and the dict's metadata. Atomic: the file is written as PATH.tmp.<pid>, flushed and
+ * fsync'ed, renamed over PATH, and the directory is fsync'ed; on any failure the temporary
+ * file is removed and PATH is left as it was. Names must be valid UTF-8 and not
+ * "__metadata__". Returns 0 or -1 (ag_last_error). */
 int ag_save_safetensors(const ag_state_dict *sd, const char *path);
 
 /* What a load found out about the file's integrity. */
@@ -101,8 +150,10 @@ typedef struct ag_load_report {
 
 /* Reads the safetensors file at path into *out, a new state dict that OWNS its tensors (new
  * user tensors, not requiring grad, in the order of their data in the file; freed by
- * ag_state_dict_free). dtypes F32, F64 and I64 load as they are; I32 loads converted to int64
- * (torch.int64 is the only integer dtype here); others (F16, BF16, U8, ...) are refused.
+ * ag_state_dict_free; ag_state_dict_take hands one over) and holds the file's metadata (less
+ * "format" and the checksums; a key or value with a NUL character is refused). dtypes F32,
+ * F64 and I64 load as they are; I32 loads converted to int64 (torch.int64 is the only integer
+ * dtype here); others (F16, BF16, U8, ...) are refused.
  * Every checksum present is verified. report (may be NULL) receives the integrity summary.
  * Returns 0, or -1 with *out = NULL and nothing created: a missing or unreadable file, a
  * truncated one, a malformed or oversized header, duplicate names, an unknown dtype, a shape

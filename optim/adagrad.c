@@ -51,6 +51,17 @@ static bool adagrad_resolve(void *options, const void *defaults) {
            ag_check_option("Adagrad", o->eps >= 0.0, "epsilon value", o->eps);
 }
 
+/* The param_group keys of torch.optim.Adagrad, after lr. */
+static const ag_option_field adagrad_fields[] = {
+    {"lr_decay", offsetof(ag_adagrad_options, lr_decay), AG_OPTION_DOUBLE},
+    {"weight_decay", offsetof(ag_adagrad_options, weight_decay), AG_OPTION_DOUBLE},
+    {"initial_accumulator_value", offsetof(ag_adagrad_options, initial_accumulator_value),
+     AG_OPTION_DOUBLE},
+    {"eps", offsetof(ag_adagrad_options, eps), AG_OPTION_DOUBLE},
+    {"maximize", offsetof(ag_adagrad_options, maximize), AG_OPTION_FLAG},
+    {NULL, 0, 0},
+};
+
 static const ag_optim_algorithm adagrad_algorithm = {
     .name = "Adagrad",
     .options_type = "ag_adagrad_options",
@@ -58,6 +69,9 @@ static const ag_optim_algorithm adagrad_algorithm = {
     .resolve = adagrad_resolve,
     .update = adagrad_update,
     .momentum = NULL,
+    .fields = adagrad_fields,
+    .buffers = {[SUM] = "sum"},
+    .step_dtype = AG_FLOAT32, /* torch keeps it in a float32 tensor */
 };
 
 ag_optimizer *ag_adagrad(ag_tensor *const *params, int n, ag_adagrad_options options) {

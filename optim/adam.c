@@ -95,6 +95,16 @@ static double *beta1(ag_param_group *group) {
     return &((ag_adam_options *)group->options)->betas[0];
 }
 
+/* The param_group keys of torch.optim.Adam and AdamW, after lr. */
+static const ag_option_field adam_fields[] = {
+    {"betas", offsetof(ag_adam_options, betas), AG_OPTION_PAIR},
+    {"eps", offsetof(ag_adam_options, eps), AG_OPTION_DOUBLE},
+    {"weight_decay", offsetof(ag_adam_options, weight_decay), AG_OPTION_DOUBLE},
+    {"amsgrad", offsetof(ag_adam_options, amsgrad), AG_OPTION_FLAG},
+    {"maximize", offsetof(ag_adam_options, maximize), AG_OPTION_FLAG},
+    {NULL, 0, 0},
+};
+
 static const ag_optim_algorithm adam_algorithm = {
     .name = "Adam",
     .options_type = "ag_adam_options",
@@ -102,6 +112,10 @@ static const ag_optim_algorithm adam_algorithm = {
     .resolve = adam_resolve,
     .update = adam_update,
     .momentum = beta1,
+    .fields = adam_fields,
+    .buffers =
+        {[EXP_AVG] = "exp_avg", [EXP_AVG_SQ] = "exp_avg_sq", [MAX_EXP_AVG_SQ] = "max_exp_avg_sq"},
+    .step_dtype = AG_FLOAT32, /* torch keeps it in a float32 tensor */
 };
 
 static const ag_optim_algorithm adamw_algorithm = {
@@ -111,6 +125,10 @@ static const ag_optim_algorithm adamw_algorithm = {
     .resolve = adamw_resolve,
     .update = adamw_update,
     .momentum = beta1,
+    .fields = adam_fields,
+    .buffers =
+        {[EXP_AVG] = "exp_avg", [EXP_AVG_SQ] = "exp_avg_sq", [MAX_EXP_AVG_SQ] = "max_exp_avg_sq"},
+    .step_dtype = AG_FLOAT32, /* torch keeps it in a float32 tensor */
 };
 
 ag_optimizer *ag_adam(ag_tensor *const *params, int n, ag_adam_options options) {

@@ -32,6 +32,9 @@ static const ag_optim_algorithm gd_algorithm = {
     .resolve = gd_resolve,
     .update = gd_update,
     .momentum = NULL,
+    .fields = NULL, /* lr alone */
+    .buffers = {NULL},
+    .step_dtype = AG_INT64,
 };
 
 ag_optimizer *ag_gd(ag_tensor *const *params, int n, ag_gd_options options) {

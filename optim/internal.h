@@ -32,6 +32,15 @@ typedef struct ag_param_group {
                           struct begins with its double lr */
 } ag_param_group;
 
+/* An option of an algorithm as its state dict names it (torch's param_group key): a double, a
+ * flag, or a pair of doubles (betas), at offset bytes into the options struct. */
+typedef enum ag_option_kind { AG_OPTION_DOUBLE, AG_OPTION_FLAG, AG_OPTION_PAIR } ag_option_kind;
+typedef struct ag_option_field {
+    const char *name;
+    size_t offset;
+    ag_option_kind kind;
+} ag_option_field;
+
 /* An algorithm's descriptor: one const instance per algorithm, in its file. */
 typedef struct ag_optim_algorithm {
     const char *name;         /* torch's class name: "SGD" */
@@ -44,6 +53,12 @@ typedef struct ag_optim_algorithm {
     void (*update)(const ag_param_group *group, ag_tensor *p, ag_param_state *state);
     /* The momentum OneCycleLR cycles: group['momentum'], or group['betas'][0]; NULL: none. */
     double *(*momentum)(ag_param_group *group);
+    /* For state dicts (optim/optimizer_state.c): the options after lr, as torch's param_group
+     * names them, ended by {NULL}; the state's name of each buf[k] (NULL: unused); and the
+     * dtype torch keeps state['step'] in (a float32 tensor for Adam and Adagrad). */
+    const ag_option_field *fields;
+    const char *buffers[AG_OPTIM_MAX_BUFFERS];
+    ag_dtype step_dtype;
 } ag_optim_algorithm;
 
 struct ag_optimizer {
@@ -79,6 +94,80 @@ bool ag_resolve_lr(const char *op, double *lr, double fallback);
  * whether it was made now. NULL after reporting out of memory. */
 ag_tensor *ag_state_buffer(ag_param_state *state, int k, const ag_tensor *p, double value,
                            bool *made);
+
+/* ---- state dicts (optim/optimizer_state.c) ------------------------------------------------ */
+
+#if defined(__GNUC__)
+#define AG_STATE_FORMAT_(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AG_STATE_FORMAT_(f, a)
+#endif
+
+/*
+ * Writing a state into a dict, in two passes over the same code: a dry pass (dry = true) only
+ * checks that every name is free, so that a name already there fails before anything is added;
+ * the second adds. Each put names its tensor prefix + the printf-formatted key; a failure sets
+ * ag_last_error() ("<where>: ...") and returns -1.
+ */
+typedef struct ag_state_writer {
+    const char *where; /* the public function, for messages */
+    ag_state_dict *sd;
+    const char *prefix;
+    bool dry;
+} ag_state_writer;
+int ag_state_put_double(ag_state_writer *w, double v, const char *fmt, ...) AG_STATE_FORMAT_(3, 4);
+int ag_state_put_int(ag_state_writer *w, int64_t v, const char *fmt, ...) AG_STATE_FORMAT_(3, 4);
+int ag_state_put_scalar(ag_state_writer *w, ag_dtype dtype, double v, const char *fmt, ...)
+    AG_STATE_FORMAT_(4, 5);
+int ag_state_put_doubles(ag_state_writer *w, const double *v, int64_t n, const char *fmt, ...)
+    AG_STATE_FORMAT_(4, 5);
+int ag_state_put_ints(ag_state_writer *w, const int64_t *v, int64_t n, const char *fmt, ...)
+    AG_STATE_FORMAT_(4, 5);
+/* Adds t itself, borrowed (an optimizer's state buffer). */
+int ag_state_put_borrowed(ag_state_writer *w, ag_tensor *t, const char *fmt, ...)
+    AG_STATE_FORMAT_(3, 4);
+/* Sets the metadata prefix + "type" to name (checked in the dry pass too). */
+int ag_state_put_type(ag_state_writer *w, const char *name);
+
+/* Reading a state from a dict: each get finds prefix + the formatted key and checks what it
+ * holds; -1 with ag_last_error() set ("<where>: ...") when it is missing or of another kind. */
+typedef struct ag_state_reader {
+    const char *where;
+    const ag_state_dict *sd;
+    const char *prefix;
+} ag_state_reader;
+/* The tensor, or NULL (nothing reported) when there is none. */
+const ag_tensor *ag_state_find(const ag_state_reader *r, const char *fmt, ...)
+    AG_STATE_FORMAT_(2, 3);
+/* A 0-d floating or int64 tensor, as a double. */
+int ag_state_get_double(const ag_state_reader *r, double *v, const char *fmt, ...)
+    AG_STATE_FORMAT_(3, 4);
+/* A 0-d int64 tensor. */
+int ag_state_get_int(const ag_state_reader *r, int64_t *v, const char *fmt, ...)
+    AG_STATE_FORMAT_(3, 4);
+/* A 1-d floating tensor of n elements, as doubles. */
+int ag_state_get_doubles(const ag_state_reader *r, double *v, int64_t n, const char *fmt, ...)
+    AG_STATE_FORMAT_(4, 5);
+/* Checks the metadata prefix + "type" against name: the state is that of kind ("an
+ * optimizer") of type name. */
+int ag_state_check_type(const ag_state_reader *r, const char *kind, const char *name);
+
+/*
+ * Loading an optimizer's state in two steps, so that a checkpoint can check all its parts
+ * before it changes any: prepare checks everything and makes the new state buffers (nothing
+ * in the optimizer changes; -1 with ag_last_error()); commit installs them and cannot fail;
+ * free drops a plan that is not committed (commit frees it too). ag_optimizer_load_state_dict
+ * is prepare + commit.
+ */
+typedef struct ag_optimizer_load_plan ag_optimizer_load_plan;
+int ag_optimizer_load_prepare(const ag_optimizer *opt, const ag_state_dict *sd, const char *prefix,
+                              ag_optimizer_load_plan **plan);
+void ag_optimizer_load_commit(ag_optimizer *opt, ag_optimizer_load_plan *plan);
+void ag_optimizer_load_plan_free(ag_optimizer_load_plan *plan);
+
+/* ag_scheduler_load_state_dict's checks alone (optim/lr_scheduler.c). */
+int ag_scheduler_check_state_dict(const ag_scheduler *sched, const ag_state_dict *sd,
+                                  const char *prefix);
 
 /*
  * Arithmetic in a parameter's precision. torch updates a float32 parameter in float32: every

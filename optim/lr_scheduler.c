@@ -526,6 +526,128 @@ double ag_scheduler_get_last_lr(const ag_scheduler *s, int group) {
 
 int64_t ag_scheduler_last_epoch(const ag_scheduler *s) { return s ? s->last_epoch : -1; }
 
+/* ---- state dicts ------------------------------------------------------------------------- */
+
+static bool is_plateau(const ag_scheduler *s) { return s->kind == &plateau_kind; }
+
+/* One pass of ag_scheduler_state_dict (see ag_state_writer). */
+static int write_state(const ag_scheduler *s, ag_state_writer *w) {
+    if (ag_state_put_type(w, s->kind->name) < 0 ||
+        ag_state_put_int(w, s->last_epoch, "last_epoch") < 0 ||
+        ag_state_put_doubles(w, s->base_lrs, s->ngroups, "base_lrs") < 0 ||
+        ag_state_put_doubles(w, s->last_lr, s->ngroups, "last_lr") < 0)
+        return -1;
+    if (is_plateau(s) &&
+        (ag_state_put_double(w, s->u.plateau.best, "best") < 0 ||
+         ag_state_put_int(w, s->u.plateau.num_bad_epochs, "num_bad_epochs") < 0 ||
+         ag_state_put_int(w, s->u.plateau.cooldown_counter, "cooldown_counter") < 0))
+        return -1;
+    return 0;
+}
+
+int ag_scheduler_state_dict(const ag_scheduler *s, ag_state_dict *sd, const char *prefix) {
+    const char *where = "ag_scheduler_state_dict";
+    if (!s || !sd)
+        return ag_status_error("%s: argument '%s' must not be NULL", where, s ? "sd" : "sched");
+    ag_state_writer w = {.where = where, .sd = sd, .prefix = prefix ? prefix : "", .dry = true};
+    if (write_state(s, &w) < 0) return -1;
+    w.dry = false;
+    return write_state(s, &w);
+}
+
+/* A scheduler's state as read from a dict, before it is applied. */
+typedef struct loaded_state {
+    int64_t last_epoch;
+    double *base_lrs, *last_lr; /* ngroups each */
+    double best;
+    int64_t num_bad_epochs, cooldown_counter;
+} loaded_state;
+
+static void loaded_free(loaded_state *l) {
+    free(l->base_lrs);
+    free(l->last_lr);
+}
+
+/* Everything ag_scheduler_load_state_dict checks, into *l (free it with loaded_free). */
+static int read_state(const ag_scheduler *s, const ag_state_dict *sd, const char *prefix,
+                      loaded_state *l) {
+    static const char *const keys[] = {"last_epoch", "base_lrs",       "last_lr",
+                                       "best",       "num_bad_epochs", "cooldown_counter"};
+    const char *where = "ag_scheduler_load_state_dict";
+    memset(l, 0, sizeof *l);
+    if (!s || !sd)
+        return ag_status_error("%s: argument '%s' must not be NULL", where, s ? "sd" : "sched");
+    ag_state_reader r = {.where = where, .sd = sd, .prefix = prefix ? prefix : ""};
+    if (ag_state_check_type(&r, "a scheduler", s->kind->name) < 0) return -1;
+    size_t len = strlen(r.prefix);
+    int nkeys = is_plateau(s) ? 6 : 3;
+    for (int64_t j = 0; j < ag_state_dict_count(sd); j++) {
+        const char *name = ag_state_dict_name_at(sd, j);
+        if (strncmp(name, r.prefix, len) != 0) continue;
+        bool known = false;
+        for (int k = 0; k < nkeys; k++)
+            known = known || strcmp(name + len, keys[k]) == 0;
+        if (!known)
+            return ag_status_error("%s: unexpected key '%s' in the state of a %s scheduler", where,
+                                   name, s->kind->name);
+    }
+    const ag_tensor *base = ag_state_find(&r, "base_lrs");
+    if (base && base->ndim == 1 && base->shape[0] != s->ngroups)
+        return ag_status_error("%s: the state is that of a scheduler of %lld parameter groups, "
+                               "and this one has %d",
+                               where, (long long)base->shape[0], s->ngroups);
+    l->base_lrs = malloc((size_t)(s->ngroups ? s->ngroups : 1) * sizeof(double));
+    l->last_lr = malloc((size_t)(s->ngroups ? s->ngroups : 1) * sizeof(double));
+    if (!l->base_lrs || !l->last_lr) {
+        loaded_free(l);
+        return ag_status_error("%s: out of memory", where);
+    }
+    int rc = ag_state_get_int(&r, &l->last_epoch, "last_epoch") < 0 ||
+                     ag_state_get_doubles(&r, l->base_lrs, s->ngroups, "base_lrs") < 0 ||
+                     ag_state_get_doubles(&r, l->last_lr, s->ngroups, "last_lr") < 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && l->last_epoch < -1)
+        rc = ag_status_error("%s: last_epoch is %lld, below -1", where, (long long)l->last_epoch);
+    if (rc == 0 && is_plateau(s)) {
+        if (ag_state_get_double(&r, &l->best, "best") < 0 ||
+            ag_state_get_int(&r, &l->num_bad_epochs, "num_bad_epochs") < 0 ||
+            ag_state_get_int(&r, &l->cooldown_counter, "cooldown_counter") < 0)
+            rc = -1;
+        else if (l->num_bad_epochs < 0 || l->cooldown_counter < 0 ||
+                 l->cooldown_counter > INT32_MAX)
+            rc = ag_status_error("%s: num_bad_epochs %lld or cooldown_counter %lld is out of "
+                                 "range",
+                                 where, (long long)l->num_bad_epochs,
+                                 (long long)l->cooldown_counter);
+    }
+    if (rc < 0) loaded_free(l);
+    return rc;
+}
+
+int ag_scheduler_check_state_dict(const ag_scheduler *s, const ag_state_dict *sd,
+                                  const char *prefix) {
+    loaded_state l;
+    if (read_state(s, sd, prefix, &l) < 0) return -1;
+    loaded_free(&l);
+    return 0;
+}
+
+int ag_scheduler_load_state_dict(ag_scheduler *s, const ag_state_dict *sd, const char *prefix) {
+    loaded_state l;
+    if (read_state(s, sd, prefix, &l) < 0) return -1;
+    s->last_epoch = l.last_epoch;
+    memcpy(s->base_lrs, l.base_lrs, (size_t)s->ngroups * sizeof(double));
+    memcpy(s->last_lr, l.last_lr, (size_t)s->ngroups * sizeof(double));
+    if (is_plateau(s)) {
+        s->u.plateau.best = l.best;
+        s->u.plateau.num_bad_epochs = l.num_bad_epochs;
+        s->u.plateau.cooldown_counter = (int)l.cooldown_counter;
+    }
+    loaded_free(&l);
+    return 0;
+}
+
 void ag_scheduler_free(ag_scheduler *s) {
     if (!s) return;
     if (s->kind == &multi_step_lr_kind) free(s->u.multi_step.milestones);

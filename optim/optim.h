@@ -44,6 +44,7 @@
 #define AG_OPTIM_H
 
 #include "autograd/autograd.h"
+#include "autograd/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -186,6 +187,43 @@ const char *ag_optimizer_name(const ag_optimizer *opt);
 /* Frees the optimizer and its state (not the parameters). NULL is a no-op. */
 void ag_optimizer_free(ag_optimizer *opt);
 
+/*
+ * opt.state_dict(), flattened into named tensors (autograd/safetensors.h), each name after
+ * prefix (NULL: ""; a checkpoint uses "optim."). The parameters are numbered 0, 1, ... across
+ * the groups in order, as torch numbers them, and torch's nested dict becomes:
+ *     param_groups.<g>.lr, .initial_lr (set by a scheduler), and the group's options after
+ *         lr in torch's names: momentum, dampening, weight_decay, betas ([2]), eps, alpha,
+ *         lr_decay, initial_accumulator_value, ...: 0-d float64 tensors; the flags (nesterov,
+ *         amsgrad, centered, maximize) 0-d int64 0 or 1
+ *     param_groups.<g>.params     int64 [n]: the group's parameters' numbers
+ *     state.<i>.step              for each parameter that has state: 0-d, float32 for Adam,
+ *                                 AdamW and Adagrad (as torch keeps it), else int64
+ *     state.<i>.<buffer>          its buffers by torch's names: momentum_buffer (SGD,
+ *                                 RMSprop), exp_avg, exp_avg_sq, max_exp_avg_sq (Adam, AdamW),
+ *                                 square_avg, grad_avg (RMSprop), sum (Adagrad)
+ * and the metadata "<prefix>type" is the class name ("Adam"). The numbers are new tensors sd
+ * owns; the buffers are the optimizer's own, borrowed as torch's state_dict() returns
+ * references: save the dict before the next step or free. Returns 0, or -1 with ag_last_error()
+ * (never the error handler: a state dict goes to a file) when sd already holds one of the
+ * names (sd is then unchanged) or out of memory.
+ */
+int ag_optimizer_state_dict(const ag_optimizer *opt, ag_state_dict *sd, const char *prefix);
+
+/*
+ * opt.load_state_dict(): the state and the groups' hyper-parameters (lr and every option)
+ * from sd's tensors under prefix, replacing the optimizer's (a parameter with no state in sd
+ * has none afterwards). Build the optimizer as the saved one was, over parameters of the same
+ * shapes in the same order; the hyper-parameters then come from sd. Everything is checked
+ * before anything changes: returns 0, or -1 with ag_last_error() and the optimizer untouched
+ * when sd holds no optimizer state under prefix, the state of another kind ("the state under
+ * 'optim.' is that of an optimizer of type SGD, and this one is of type Adam"), another number
+ * of groups or of parameters in a group (torch's words), a buffer whose shape is not its
+ * parameter's ("size mismatch for optim.state.0.exp_avg: ..."), a missing or malformed entry,
+ * or a key under prefix that this optimizer does not write. Buffers are cast to the
+ * parameter's dtype.
+ */
+int ag_optimizer_load_state_dict(ag_optimizer *opt, const ag_state_dict *sd, const char *prefix);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Learning-rate schedulers (torch.optim.lr_scheduler)                                        */
 /* ---------------------------------------------------------------------------------------- */
@@ -292,6 +330,23 @@ double ag_scheduler_get_last_lr(const ag_scheduler *sched, int group);
 int64_t ag_scheduler_last_epoch(const ag_scheduler *sched);
 /* Frees the scheduler (not its optimizer). NULL is a no-op. */
 void ag_scheduler_free(ag_scheduler *sched);
+
+/*
+ * scheduler.state_dict() and load_state_dict(), as ag_optimizer_state_dict does it: under
+ * prefix (a checkpoint uses "sched."), new tensors sd owns:
+ *     last_epoch          0-d int64 (OneCycleLR's step count; torch's last_epoch)
+ *     base_lrs, last_lr   float64 [groups]: the initial lrs, and get_last_lr()
+ *     best                0-d float64 \  ReduceLROnPlateau only: the best metric, the bad
+ *     num_bad_epochs      0-d int64    > epochs since, and the cooldown left
+ *     cooldown_counter    0-d int64   /
+ * and the metadata "<prefix>type", the class name ("StepLR"). The options the scheduler was
+ * made with are not saved: make the scheduler again with the same options, then load (its
+ * constructor's step 0 is then undone by the load, and the optimizer's lr by the optimizer's).
+ * Loading checks everything first: the same class, as many groups, every entry present and
+ * of its kind, no unexpected key; 0, or -1 with ag_last_error() and nothing changed.
+ */
+int ag_scheduler_state_dict(const ag_scheduler *sched, ag_state_dict *sd, const char *prefix);
+int ag_scheduler_load_state_dict(ag_scheduler *sched, const ag_state_dict *sd, const char *prefix);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Gradient clipping (torch.nn.utils)                                                         */

@@ -76,6 +76,17 @@ static double *rmsprop_momentum(ag_param_group *group) {
     return &((ag_rmsprop_options *)group->options)->momentum;
 }
 
+/* The param_group keys of torch.optim.RMSprop, after lr. */
+static const ag_option_field rmsprop_fields[] = {
+    {"alpha", offsetof(ag_rmsprop_options, alpha), AG_OPTION_DOUBLE},
+    {"eps", offsetof(ag_rmsprop_options, eps), AG_OPTION_DOUBLE},
+    {"weight_decay", offsetof(ag_rmsprop_options, weight_decay), AG_OPTION_DOUBLE},
+    {"momentum", offsetof(ag_rmsprop_options, momentum), AG_OPTION_DOUBLE},
+    {"centered", offsetof(ag_rmsprop_options, centered), AG_OPTION_FLAG},
+    {"maximize", offsetof(ag_rmsprop_options, maximize), AG_OPTION_FLAG},
+    {NULL, 0, 0},
+};
+
 static const ag_optim_algorithm rmsprop_algorithm = {
     .name = "RMSprop",
     .options_type = "ag_rmsprop_options",
@@ -83,6 +94,11 @@ static const ag_optim_algorithm rmsprop_algorithm = {
     .resolve = rmsprop_resolve,
     .update = rmsprop_update,
     .momentum = rmsprop_momentum,
+    .fields = rmsprop_fields,
+    .buffers = {[SQUARE_AVG] = "square_avg",
+                [MOMENTUM_BUFFER] = "momentum_buffer",
+                [GRAD_AVG] = "grad_avg"},
+    .step_dtype = AG_INT64,
 };
 
 ag_optimizer *ag_rmsprop(ag_tensor *const *params, int n, ag_rmsprop_options options) {

@@ -63,6 +63,16 @@ static double *sgd_momentum(ag_param_group *group) {
     return &((ag_sgd_options *)group->options)->momentum;
 }
 
+/* The param_group keys of torch.optim.SGD, after lr. */
+static const ag_option_field sgd_fields[] = {
+    {"momentum", offsetof(ag_sgd_options, momentum), AG_OPTION_DOUBLE},
+    {"dampening", offsetof(ag_sgd_options, dampening), AG_OPTION_DOUBLE},
+    {"weight_decay", offsetof(ag_sgd_options, weight_decay), AG_OPTION_DOUBLE},
+    {"nesterov", offsetof(ag_sgd_options, nesterov), AG_OPTION_FLAG},
+    {"maximize", offsetof(ag_sgd_options, maximize), AG_OPTION_FLAG},
+    {NULL, 0, 0},
+};
+
 static const ag_optim_algorithm sgd_algorithm = {
     .name = "SGD",
     .options_type = "ag_sgd_options",
@@ -70,6 +80,9 @@ static const ag_optim_algorithm sgd_algorithm = {
     .resolve = sgd_resolve,
     .update = sgd_update,
     .momentum = sgd_momentum,
+    .fields = sgd_fields,
+    .buffers = {[MOMENTUM_BUFFER] = "momentum_buffer"},
+    .step_dtype = AG_INT64,
 };
 
 ag_optimizer *ag_sgd(ag_tensor *const *params, int n, ag_sgd_options options) {
