@@ -14,16 +14,10 @@
  */
 #include "autograd/internal.h"
 #include "ops/nn_ops.h"
-
-/* The sizes of one pooling. */
-typedef struct pool {
-    int64_t planes, h, w; /* x as (planes, H, W) */
-    int64_t kh, kw, sh, sw, ph, pw;
-    int64_t oh, ow;
-} pool;
+#include "ops/pool.h"
 
 /* Window (i, j) clipped to the image, [h0, h1) x [w0, w1), and its divisor; false if empty. */
-static bool window(const pool *p, int64_t i, int64_t j, int64_t *h0, int64_t *h1, int64_t *w0,
+static bool window(const ag_pool *p, int64_t i, int64_t j, int64_t *h0, int64_t *h1, int64_t *w0,
                    int64_t *w1, int64_t *divisor) {
     *h0 = i * p->sh - p->ph;
     *w0 = j * p->sw - p->pw;
@@ -38,7 +32,7 @@ static bool window(const pool *p, int64_t i, int64_t j, int64_t *h0, int64_t *h1
 }
 
 #define AVG_POOL2D_KERNELS(T)                                                                      \
-    static void avg_pool2d_forward_##T(const pool *p, const T *x, T *y) {                          \
+    static void avg_pool2d_forward_##T(const ag_pool *p, const T *x, T *y) {                       \
         for (int64_t plane = 0; plane < p->planes; plane++) {                                      \
             const T *xp = x + plane * p->h * p->w;                                                 \
             for (int64_t i = 0; i < p->oh; i++) {                                                  \
@@ -56,7 +50,7 @@ static bool window(const pool *p, int64_t i, int64_t j, int64_t *h0, int64_t *h1
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    static void avg_pool2d_backward_##T(const pool *p, const T *g, T *dx) {                        \
+    static void avg_pool2d_backward_##T(const ag_pool *p, const T *g, T *dx) {                     \
         for (int64_t plane = 0; plane < p->planes; plane++) {                                      \
             T *dp = dx + plane * p->h * p->w;                                                      \
             for (int64_t i = 0; i < p->oh; i++) {                                                  \
@@ -74,26 +68,10 @@ static bool window(const pool *p, int64_t i, int64_t j, int64_t *h0, int64_t *h1
 AVG_POOL2D_KERNELS(float)
 AVG_POOL2D_KERNELS(double)
 
-/* iarg[0..5]: kernel, stride and padding (h, w each). */
-static pool pool_of(const ag_tensor *x, const int64_t *a) {
-    pool p = {.h = x->shape[x->ndim - 2],
-              .w = x->shape[x->ndim - 1],
-              .kh = a[0],
-              .kw = a[1],
-              .sh = a[2],
-              .sw = a[3],
-              .ph = a[4],
-              .pw = a[5]};
-    p.planes = x->shape[x->ndim - 3] * (x->ndim == 4 ? x->shape[0] : 1);
-    p.oh = (p.h + 2 * p.ph - p.kh) / p.sh + 1;
-    p.ow = (p.w + 2 * p.pw - p.kw) / p.sw + 1;
-    return p;
-}
-
 static void avg_pool2d_backward(ag_node *node) {
     if (!ag_needs_grad(node, 0)) return;
     const ag_tensor *x = node->inputs[0];
-    pool p = pool_of(x, node->iarg);
+    ag_pool p = ag_pool_of(x, node->iarg);
     ag_tensor *g = ag_cast(node->grad, x->dtype),
               *dx = ag_result_zeros(x->dtype, x->ndim, x->shape);
     if (!g || !dx) return;
@@ -112,34 +90,8 @@ static const ag_op avg_pool2d_op = {
 
 /* ---- checks: torch 1.13's avg_pool2d, in its order and words ------------------------------ */
 
-/* One output size (pooling_output_shape): floor((in + 2 pad - k) / stride) + 1, after the
- * checks on stride and pad. False after reporting. */
-static bool output_size(const char *op, int64_t in, int64_t k, int64_t pad, int64_t stride,
-                        int64_t *out) {
-    if (stride == 0) {
-        AG_ERROR(op, "stride should not be zero");
-        return false;
-    }
-    if (pad < 0) {
-        AG_ERROR(op, "pad must be non-negative, but got pad: %lld", (long long)pad);
-        return false;
-    }
-    if (pad > k / 2) {
-        AG_ERROR(op,
-                 "pad should be at most half of kernel size, but got pad=%lld and "
-                 "kernel_size=%lld",
-                 (long long)pad, (long long)k);
-        return false;
-    }
-    int64_t a = in + 2 * pad - (k - 1) - 1, q = a / stride;
-    if (a % stride != 0 && ((a < 0) != (stride < 0))) q--; /* rounded towards -infinity */
-    *out = q + 1;
-    return true;
-}
-
 static bool check_avg_pool2d(const char *op, const ag_tensor *x, ag_pair k, ag_pair *s,
                              ag_pair pad) {
-    char buf[AG_SHAPE_STR];
     if (!ag_check_tensor(op, x, "input")) return false;
     if (x->ndim == 0) { /* torch reads input.size(-3) first */
         AG_ERROR(op, "Dimension specified as -3 but tensor has no dimensions");
@@ -150,36 +102,7 @@ static bool check_avg_pool2d(const char *op, const ag_tensor *x, ag_pair k, ag_p
                  -x->ndim, x->ndim - 1);
         return false;
     }
-    if (s->h == 0 && s->w == 0) *s = k; /* stride=None */
-    int64_t c = x->shape[x->ndim - 3], h = x->shape[x->ndim - 2], w = x->shape[x->ndim - 1];
-    int64_t oh, ow;
-    if (!output_size(op, h, k.h, pad.h, s->h, &oh) || !output_size(op, w, k.w, pad.w, s->w, &ow))
-        return false;
-    if (k.h <= 0 || k.w <= 0) {
-        AG_ERROR(op, "kernel size should be greater than zero, but got kH: %lld kW: %lld",
-                 (long long)k.h, (long long)k.w);
-        return false;
-    }
-    if (s->h <= 0 || s->w <= 0) {
-        AG_ERROR(op, "stride should be greater than zero, but got dH: %lld dW: %lld",
-                 (long long)s->h, (long long)s->w);
-        return false;
-    }
-    if (x->ndim > 4 || c == 0 || h == 0 || w == 0) { /* N may be 0 */
-        AG_ERROR(op,
-                 "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
-                 "input, but got:%s",
-                 ag_shape_str(buf, x->ndim, x->shape));
-        return false;
-    }
-    if (oh < 1 || ow < 1) {
-        AG_ERROR(op,
-                 "Given input size: (%lldx%lldx%lld). Calculated output size: "
-                 "(%lldx%lldx%lld). Output size is too small",
-                 (long long)c, (long long)h, (long long)w, (long long)c, (long long)oh,
-                 (long long)ow);
-        return false;
-    }
+    if (!ag_pool_check(op, x, k, s, pad)) return false;
     return ag_check_floating(op, x); /* torch also averages int64 */
 }
 
@@ -187,12 +110,9 @@ ag_tensor *ag_avg_pool2d(ag_tensor *input, ag_pair kernel, ag_pair stride, ag_pa
     ag_tensor *x = input;
     if (!check_avg_pool2d("avg_pool2d", x, kernel, &stride, padding)) return NULL;
     const int64_t args[6] = {kernel.h, kernel.w, stride.h, stride.w, padding.h, padding.w};
-    pool p = pool_of(x, args);
+    ag_pool p = ag_pool_of(x, args);
     int64_t shape[4];
-    for (int d = 0; d < x->ndim - 2; d++)
-        shape[d] = x->shape[d];
-    shape[x->ndim - 2] = p.oh;
-    shape[x->ndim - 1] = p.ow;
+    ag_pool_out_shape(x, &p, shape);
     ag_tensor *out = ag_result(x->dtype, x->ndim, shape);
     if (!out) return NULL;
     if (x->dtype == AG_FLOAT32)

@@ -22,11 +22,10 @@
  * The column buffers are tape memory, reused after a reset. Input and weight are saved.
  */
 #include "autograd/internal.h"
+#include "ops/gemm.h"
 #include "ops/nn_ops.h"
 
-#include <cblas.h>
 #include <limits.h>
-#include <string.h>
 
 /* The sizes of one convolution. */
 typedef struct geometry {
@@ -138,26 +137,6 @@ static geometry make_geometry(const ag_tensor *x, const ag_tensor *w, ag_pair st
 CONV2D_KERNELS(float)
 CONV2D_KERNELS(double)
 
-/* c (rows, cols) = op(a) @ op(b) + beta c, beta 0 or 1; op(a) is a stored (rows, inner), or
- * with ta a stored (inner, rows) and transposed; likewise b, (inner, cols) or with tb (cols,
- * inner). A sum over nothing (inner 0) leaves beta c. Sizes were checked to fit BLAS's int. */
-static void gemm(ag_dtype dtype, bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner,
-                 const void *a, const void *b, double beta, void *c) {
-    if (rows == 0 || cols == 0) return;
-    if (inner == 0) {
-        if (beta == 0) memset(c, 0, (size_t)(rows * cols) * ag_dtype_size(dtype));
-        return;
-    }
-    int r = (int)rows, q = (int)cols, n = (int)inner;
-    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-    if (dtype == AG_FLOAT32)
-        cblas_sgemm(CblasRowMajor, opa, opb, r, q, n, 1.0f, a, ta ? r : n, b, tb ? n : q,
-                    (float)beta, c, q);
-    else
-        cblas_dgemm(CblasRowMajor, opa, opb, r, q, n, 1.0, a, ta ? r : n, b, tb ? n : q, beta, c,
-                    q);
-}
-
 static void im2col(ag_dtype dtype, const geometry *g, const void *x, void *cols) {
     if (dtype == AG_FLOAT32)
         im2col_float(g, x, cols);
@@ -200,7 +179,7 @@ static ag_tensor *conv2d_forward(const geometry *g, const ag_tensor *x, const ag
                     ((double *)outn)[o * cols + l] = b ? AG_F64(b)[o] : 0.0;
             }
         im2col(x->dtype, g, (const char *)x->data + (size_t)(n * g->c * g->h * g->w) * size, buf);
-        gemm(x->dtype, false, false, g->o, cols, rows, w->data, buf, 1.0, outn);
+        ag_gemm(x->dtype, false, false, g->o, cols, rows, w->data, buf, 1.0, outn);
     }
     return out;
 }
@@ -240,10 +219,10 @@ static void conv2d_backward(ag_node *node) {
             size_t image = (size_t)(n * g.c * g.h * g.w) * size;
             if (dw) { /* dw += g[n] @ cols^T */
                 im2col(dtype, &g, (const char *)x->data + image, buf);
-                gemm(dtype, false, true, g.o, rows, cols, gn, buf, 1.0, dw->data);
+                ag_gemm(dtype, false, true, g.o, rows, cols, gn, buf, 1.0, dw->data);
             }
             if (dx) { /* dcols = w^T @ g[n], scattered back into dx[n] */
-                gemm(dtype, true, false, rows, cols, g.o, w->data, gn, 0.0, buf);
+                ag_gemm(dtype, true, false, rows, cols, g.o, w->data, gn, 0.0, buf);
                 col2im(dtype, &g, buf, (char *)dx->data + image);
             }
         }

@@ -16,31 +16,11 @@
  *   without           SqueezeBackward3     MmBackward0       UnsafeViewBackward0
  */
 #include "autograd/internal.h"
+#include "ops/gemm.h"
 #include "ops/nn_ops.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
-
-/* c (rows, cols) = op(a) @ op(b) + beta c, beta 0 or 1; op(a) is a stored (rows, inner), or
- * with ta a stored (inner, rows) and transposed; likewise b, (inner, cols) or with tb (cols,
- * inner). A sum over nothing (inner 0) leaves beta c. Sizes were checked to fit BLAS's int. */
-static void gemm(ag_dtype dtype, bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner,
-                 const void *a, const void *b, double beta, void *c) {
-    if (rows == 0 || cols == 0) return;
-    if (inner == 0) {
-        if (beta == 0) memset(c, 0, (size_t)(rows * cols) * ag_dtype_size(dtype));
-        return;
-    }
-    int r = (int)rows, q = (int)cols, n = (int)inner;
-    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-    if (dtype == AG_FLOAT32)
-        cblas_sgemm(CblasRowMajor, opa, opb, r, q, n, 1.0f, a, ta ? r : n, b, tb ? n : q,
-                    (float)beta, c, q);
-    else
-        cblas_dgemm(CblasRowMajor, opa, opb, r, q, n, 1.0, a, ta ? r : n, b, tb ? n : q, beta, c,
-                    q);
-}
 
 /* The rows R of x (the product of all its dims but the last). */
 static int64_t rows_of(const ag_tensor *x) {
@@ -60,13 +40,13 @@ static void linear_backward(ag_node *node) {
     if (ag_needs_grad(node, 0)) { /* dX = g @ w */
         ag_tensor *dx = ag_result(dtype, x->ndim, x->shape);
         if (!dx) return;
-        gemm(dtype, false, false, r, k, m, g->data, w->data, 0.0, dx->data);
+        ag_gemm(dtype, false, false, r, k, m, g->data, w->data, 0.0, dx->data);
         ag_accumulate(node, 0, dx);
     }
     if (ag_needs_grad(node, 1)) { /* dw = g^T @ X */
         ag_tensor *dw = ag_result(dtype, 2, w->shape);
         if (!dw) return;
-        gemm(dtype, true, false, m, k, r, g->data, x->data, 0.0, dw->data);
+        ag_gemm(dtype, true, false, m, k, r, g->data, x->data, 0.0, dw->data);
         ag_accumulate(node, 1, dw);
     }
     if (ag_needs_grad(node, 2)) { /* db = g summed over rows, in double, rounded once */
@@ -173,7 +153,7 @@ ag_tensor *ag_linear(ag_tensor *input, ag_tensor *weight, ag_tensor *bias) {
     for (int64_t i = 0; b && i < r; i++) /* every row starts as the bias */
         memcpy((char *)out->data + (size_t)(i * m) * ag_dtype_size(x->dtype), b->data,
                (size_t)m * ag_dtype_size(x->dtype));
-    gemm(x->dtype, false, true, r, m, k, x->data, w->data, b ? 1.0 : 0.0, out->data);
+    ag_gemm(x->dtype, false, true, r, m, k, x->data, w->data, b ? 1.0 : 0.0, out->data);
 
     const ag_op *op = x->ndim == 1   ? (b ? &add_op : &squeeze_op)
                       : x->ndim == 2 ? (b ? &addmm_op : &mm_op)

@@ -13,18 +13,12 @@
  */
 #include "autograd/internal.h"
 #include "ops/nn_ops.h"
+#include "ops/pool.h"
 
 #include <math.h>
 
-/* The sizes of one pooling. */
-typedef struct pool {
-    int64_t planes, h, w; /* x as (planes, H, W) */
-    int64_t kh, kw, sh, sw, ph, pw;
-    int64_t oh, ow;
-} pool;
-
 #define MAX_POOL2D_KERNELS(T)                                                                      \
-    static void max_pool2d_forward_##T(const pool *p, const T *x, T *y, int64_t *index) {          \
+    static void max_pool2d_forward_##T(const ag_pool *p, const T *x, T *y, int64_t *index) {       \
         for (int64_t plane = 0; plane < p->planes; plane++) {                                      \
             const T *xp = x + plane * p->h * p->w;                                                 \
             for (int64_t i = 0; i < p->oh; i++) {                                                  \
@@ -49,7 +43,8 @@ typedef struct pool {
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    static void max_pool2d_backward_##T(const pool *p, const T *g, const int64_t *index, T *dx) {  \
+    static void max_pool2d_backward_##T(const ag_pool *p, const T *g, const int64_t *index,        \
+                                        T *dx) {                                                   \
         for (int64_t plane = 0; plane < p->planes; plane++)                                        \
             for (int64_t k = 0; k < p->oh * p->ow; k++) {                                          \
                 int64_t o = plane * p->oh * p->ow + k;                                             \
@@ -60,27 +55,11 @@ typedef struct pool {
 MAX_POOL2D_KERNELS(float)
 MAX_POOL2D_KERNELS(double)
 
-/* iarg[0..5]: kernel, stride and padding (h, w each). */
-static pool pool_of(const ag_tensor *x, const int64_t *a) {
-    pool p = {.h = x->shape[x->ndim - 2],
-              .w = x->shape[x->ndim - 1],
-              .kh = a[0],
-              .kw = a[1],
-              .sh = a[2],
-              .sw = a[3],
-              .ph = a[4],
-              .pw = a[5]};
-    p.planes = x->shape[x->ndim - 3] * (x->ndim == 4 ? x->shape[0] : 1);
-    p.oh = (p.h + 2 * p.ph - p.kh) / p.sh + 1;
-    p.ow = (p.w + 2 * p.pw - p.kw) / p.sw + 1;
-    return p;
-}
-
 static void max_pool2d_backward(ag_node *node) {
     ag_tensor *index = ag_saved(node, 0);
     if (!index || !ag_needs_grad(node, 0)) return;
     const ag_tensor *x = node->inputs[0];
-    pool p = pool_of(x, node->iarg);
+    ag_pool p = ag_pool_of(x, node->iarg);
     ag_tensor *g = ag_cast(node->grad, x->dtype),
               *dx = ag_result_zeros(x->dtype, x->ndim, x->shape);
     if (!g || !dx) return;
@@ -99,69 +78,14 @@ static const ag_op max_pool2d_op = {
 
 /* ---- checks: torch 1.13's max_pool2d_with_indices, in its order and words ----------------- */
 
-/* One output size (pooling_output_shape): floor((in + 2 pad - k) / stride) + 1, after the
- * checks on stride and pad. False after reporting. */
-static bool output_size(const char *op, int64_t in, int64_t k, int64_t pad, int64_t stride,
-                        int64_t *out) {
-    if (stride == 0) {
-        AG_ERROR(op, "stride should not be zero");
-        return false;
-    }
-    if (pad < 0) {
-        AG_ERROR(op, "pad must be non-negative, but got pad: %lld", (long long)pad);
-        return false;
-    }
-    if (pad > k / 2) {
-        AG_ERROR(op,
-                 "pad should be at most half of kernel size, but got pad=%lld and "
-                 "kernel_size=%lld",
-                 (long long)pad, (long long)k);
-        return false;
-    }
-    int64_t a = in + 2 * pad - (k - 1) - 1, q = a / stride;
-    if (a % stride != 0 && ((a < 0) != (stride < 0))) q--; /* rounded towards -infinity */
-    *out = q + 1;
-    return true;
-}
-
 static bool check_max_pool2d(const char *op, const ag_tensor *x, ag_pair k, ag_pair *s,
                              ag_pair pad) {
-    char buf[AG_SHAPE_STR];
     if (!ag_check_tensor(op, x, "input")) return false;
     if (x->ndim != 3 && x->ndim != 4) {
         AG_ERROR(op, "non-empty 3D or 4D (batch mode) tensor expected for input");
         return false;
     }
-    if (s->h == 0 && s->w == 0) *s = k; /* stride=None */
-    int64_t c = x->shape[x->ndim - 3], h = x->shape[x->ndim - 2], w = x->shape[x->ndim - 1];
-    int64_t oh, ow;
-    if (!output_size(op, h, k.h, pad.h, s->h, &oh) || !output_size(op, w, k.w, pad.w, s->w, &ow))
-        return false;
-    if (k.h <= 0 || k.w <= 0) {
-        AG_ERROR(op, "kernel size should be greater than zero, but got kH: %lld kW: %lld",
-                 (long long)k.h, (long long)k.w);
-        return false;
-    }
-    if (s->h <= 0 || s->w <= 0) {
-        AG_ERROR(op, "stride should be greater than zero, but got dH: %lld dW: %lld",
-                 (long long)s->h, (long long)s->w);
-        return false;
-    }
-    if (c == 0 || h == 0 || w == 0) { /* N may be 0 */
-        AG_ERROR(op,
-                 "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
-                 "input, but got:%s",
-                 ag_shape_str(buf, x->ndim, x->shape));
-        return false;
-    }
-    if (oh < 1 || ow < 1) {
-        AG_ERROR(op,
-                 "Given input size: (%lldx%lldx%lld). Calculated output size: "
-                 "(%lldx%lldx%lld). Output size is too small",
-                 (long long)c, (long long)h, (long long)w, (long long)c, (long long)oh,
-                 (long long)ow);
-        return false;
-    }
+    if (!ag_pool_check(op, x, k, s, pad)) return false;
     if (x->dtype == AG_INT64) {
         AG_ERROR(op, "\"max_pool2d\" not implemented for 'Long'");
         return false;
@@ -173,12 +97,9 @@ ag_tensor *ag_max_pool2d(ag_tensor *input, ag_pair kernel, ag_pair stride, ag_pa
     ag_tensor *x = input;
     if (!check_max_pool2d("max_pool2d", x, kernel, &stride, padding)) return NULL;
     const int64_t args[6] = {kernel.h, kernel.w, stride.h, stride.w, padding.h, padding.w};
-    pool p = pool_of(x, args);
+    ag_pool p = ag_pool_of(x, args);
     int64_t shape[4];
-    for (int d = 0; d < x->ndim - 2; d++)
-        shape[d] = x->shape[d];
-    shape[x->ndim - 2] = p.oh;
-    shape[x->ndim - 1] = p.ow;
+    ag_pool_out_shape(x, &p, shape);
     ag_tensor *out = ag_result(x->dtype, x->ndim, shape);
     ag_tensor *index = ag_result(AG_INT64, x->ndim, shape);
     if (!out || !index) return NULL;

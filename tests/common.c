@@ -1,7 +1,17 @@
 /*
  * common.c - the shared test machinery declared in common.h.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "common.h"
+
+#include "fixtures/nn.h" /* only fx_tensor: neither section is defined here */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 jmp_buf ag_test_jump;
 int ag_test_catching;
@@ -53,4 +63,64 @@ void assert_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int n)
     ag_gradcheck_report report;
     bool ok = ag_gradcheck(f, ctx, inputs, n, 1e-6, 1e-5, 1e-3, &report);
     cr_assert(ok, "%s", report.message);
+}
+
+char test_dir[64];
+
+void make_test_dir(const char *tag) {
+    snprintf(test_dir, sizeof test_dir, "/tmp/ag_%s_XXXXXX", tag);
+    cr_assert_not_null(mkdtemp(test_dir), "mkdtemp: %s", strerror(errno));
+}
+
+const char *in_test_dir(const char *name) {
+    static char paths[4][512];
+    static int k;
+    char *p = paths[k++ % 4];
+    snprintf(p, 512, "%s/%s", test_dir, name);
+    return p;
+}
+
+int test_dir_entries(void) {
+    DIR *d = opendir(test_dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+void remove_test_dir(void) {
+    DIR *d = opendir(test_dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        const char *p = in_test_dir(e->d_name);
+        if (unlink(p) != 0) rmdir(p);
+    }
+    closedir(d);
+    cr_assert_eq(rmdir(test_dir), 0, "rmdir %s: %s", test_dir, strerror(errno));
+}
+
+ag_tensor *fx_make(const fx_tensor *fx, ag_dtype dtype, bool requires_grad) {
+    if (!fx) return NULL;
+    ag_tensor *t = ag_zeros(dtype, fx->ndim, fx->shape);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (dtype == AG_FLOAT32)
+            AG_F32(t)[i] = (float)fx->v[i];
+        else if (dtype == AG_FLOAT64)
+            AG_F64(t)[i] = fx->v[i];
+        else
+            AG_I64(t)[i] = (int64_t)fx->v[i];
+    }
+    return requires_grad ? ag_requires_grad_(t, true) : t;
+}
+
+void assert_fx(const ag_tensor *t, const fx_tensor *fx, double atol, double rtol) {
+    cr_assert_not_null(t, "tensor is NULL (error: %s)", ag_last_error());
+    assert_shape(t, fx->ndim, fx->shape);
+    int64_t n = 1;
+    for (int d = 0; d < fx->ndim; d++)
+        n *= fx->shape[d];
+    assert_values(t, fx->v, n, atol, rtol);
 }

@@ -1,6 +1,7 @@
 /*
  * common.h - what every test file shares: catching the library's errors, comparing tensors
- * with expected values, gradchecks, and the leak check that fails a test.
+ * with expected values, gradchecks, and the leak check that fails a test; and the helpers
+ * that two or more test files share (temporary directories, nn.h's fixture tensors).
  *
  * Each test file declares its suite with AG_TEST_SUITE(name): before each test the error
  * handler is installed. Test(...) is Criterion's, wrapped so that after the test's body the
@@ -64,5 +65,27 @@ void assert_shape(const ag_tensor *t, int ndim, const int64_t *shape);
 ag_tensor *f64_tensor(const double *values, int ndim, const int64_t *shape);
 /* gradcheck with eps 1e-6, atol 1e-5, rtol 1e-3 (torch's defaults); fails with the report. */
 void assert_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int n);
+
+
+/* ---- files: one test's fresh temporary directory (test_checkpoint.c, test_safetensors.c) -- */
+
+/* The directory's path, set by make_test_dir. */
+extern char test_dir[64];
+/* Makes a fresh directory /tmp/ag_<tag>_XXXXXX (mkdtemp) as test_dir; tag is short. */
+void make_test_dir(const char *tag);
+/* test_dir/name, in one of four static buffers (so up to four can be used at once). */
+const char *in_test_dir(const char *name);
+/* How many entries test_dir holds, "." and ".." not counted. */
+int test_dir_entries(void);
+/* Removes test_dir with its files and empty subdirectories; fails the test if it cannot. */
+void remove_test_dir(void);
+
+/* ---- fixtures of tests/fixtures/nn.h (test_conv.c, test_nn.c) ------------------------------ */
+
+struct fx_tensor;
+/* A tensor you own, of dtype, from a fixture (NULL for NULL). */
+ag_tensor *fx_make(const struct fx_tensor *fx, ag_dtype dtype, bool requires_grad);
+/* t has the fixture's shape and values, within atol + rtol * |expected|. */
+void assert_fx(const ag_tensor *t, const struct fx_tensor *fx, double atol, double rtol);
 
 #endif

@@ -21,40 +21,10 @@
 
 #include "autograd/checkpoint.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 AG_TEST_SUITE(checkpoint);
-
-/* ---- files ------------------------------------------------------------------------------------
- */
-
-static char dir[64];
-
-static void make_dir(void) {
-    strcpy(dir, "/tmp/ag_checkpoint_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-}
-
-static const char *in_dir(const char *name) {
-    static char paths[4][512];
-    static int k;
-    char *p = paths[k++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
-static void remove_dir(void) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) unlink(in_dir(e->d_name));
-    closedir(d);
-    cr_assert_eq(rmdir(dir), 0, "rmdir %s: %s", dir, strerror(errno));
-}
 
 /* ---- a small training run ---------------------------------------------------------------------
  */
@@ -269,8 +239,8 @@ static ag_state_dict *frozen(const run *r) {
 
 /* Trains K steps, saves, trains K more; a fresh run loads and trains K: the same end. */
 static void resume_case(spec s, int K) {
-    make_dir();
-    const char *path = in_dir("ckpt.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("ckpt.safetensors");
     run a, b;
     build(&a, s, 4, 7);
     for (int i = 0; i < K; i++)
@@ -301,7 +271,7 @@ static void resume_case(spec s, int K) {
     ag_state_dict_free(start_b);
     ag_state_dict_free(loaded_b);
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- resuming, per optimizer ------------------------------------------------------------------
@@ -367,8 +337,8 @@ static void assert_refused(run *r, const char *path, const char *text) {
 }
 
 Test(checkpoint, refuses_another_optimizer) {
-    make_dir();
-    const char *path = in_dir("sgd.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("sgd.safetensors");
     save_after((spec){SGD, STEP_LR, AG_FLOAT32, false}, 4, path);
     run b;
     build(&b, (spec){ADAM, STEP_LR, AG_FLOAT32, false}, 4, 99);
@@ -379,12 +349,12 @@ Test(checkpoint, refuses_another_optimizer) {
     build(&b, (spec){ADAM, STEP_LR, AG_FLOAT32, false}, 4, 99);
     assert_refused(&b, path, "of type AdamW, and this one is of type Adam");
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(checkpoint, refuses_other_shapes) {
-    make_dir();
-    const char *path = in_dir("h4.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("h4.safetensors");
     save_after((spec){ADAM, STEP_LR, AG_FLOAT32, false}, 4, path);
     run b;
     build(&b, (spec){ADAM, STEP_LR, AG_FLOAT32, false}, 5, 99); /* hidden 5, not 4 */
@@ -392,12 +362,12 @@ Test(checkpoint, refuses_other_shapes) {
                    "size mismatch for optim.state.0.exp_avg: copying a state of shape "
                    "[3, 4] (torch.float32) for a parameter of shape [3, 5]");
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(checkpoint, refuses_another_scheduler_or_a_missing_part) {
-    make_dir();
-    const char *path = in_dir("ckpt.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("ckpt.safetensors");
     save_after((spec){SGD, STEP_LR, AG_FLOAT32, false}, 4, path);
     run b;
     build(&b, (spec){SGD, COSINE_LR, AG_FLOAT32, false}, 4, 99);
@@ -417,12 +387,12 @@ Test(checkpoint, refuses_another_scheduler_or_a_missing_part) {
                  ag_last_error());
     cr_assert_eq(step, 1);
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(checkpoint, refuses_a_model_that_differs) {
-    make_dir();
-    const char *path = in_dir("ckpt.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("ckpt.safetensors");
     save_after((spec){RMSPROP, PLATEAU_LR, AG_FLOAT32, false}, 4, path);
     run b;
     build(&b, (spec){RMSPROP, PLATEAU_LR, AG_FLOAT32, false}, 4, 99);
@@ -431,7 +401,7 @@ Test(checkpoint, refuses_a_model_that_differs) {
     assert_refused(&b, path, "Missing key(s) in state_dict: \"extra\".");
     ag_tensor_free(ag_state_dict_take(b.model, "extra"));
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* The data offsets of one tensor of a file, found with the inspector. */
@@ -468,8 +438,8 @@ static void flip_bit(const char *path, const char *name, int byte) {
 }
 
 Test(checkpoint, refuses_a_corrupt_file_naming_the_tensor) {
-    make_dir();
-    const char *path = in_dir("ckpt.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("ckpt.safetensors");
     spec s = {ADAM, STEP_LR, AG_FLOAT32, false};
     const char *victims[] = {"optim.state.0.exp_avg", "model.fc2.bias", "rng.state", "data.order"};
     for (int k = 0; k < 4; k++) {
@@ -484,32 +454,32 @@ Test(checkpoint, refuses_a_corrupt_file_naming_the_tensor) {
         cr_assert(strncmp(ag_last_error(), "ag_checkpoint_load: ", 20) == 0, "%s", ag_last_error());
         destroy(&b);
     }
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(checkpoint, refuses_files_that_are_not_checkpoints) {
-    make_dir();
+    make_test_dir("checkpoint");
     run b;
     build(&b, (spec){SGD, STEP_LR, AG_FLOAT32, false}, 4, 99);
     /* a plain state dict: no format_version */
-    cr_assert_eq(ag_save_safetensors(b.model, in_dir("plain.safetensors")), 0);
-    assert_refused(&b, in_dir("plain.safetensors"), "not a training checkpoint");
+    cr_assert_eq(ag_save_safetensors(b.model, in_test_dir("plain.safetensors")), 0);
+    assert_refused(&b, in_test_dir("plain.safetensors"), "not a training checkpoint");
     /* another format version, and a stray key */
     ag_state_dict *sd = ag_state_dict_new();
     ag_state_dict_merge(sd, b.model, "model.");
     ag_state_dict_set_metadata(sd, "format_version", "2");
     ag_state_dict_set_metadata(sd, "epoch", "0");
     ag_state_dict_set_metadata(sd, "step", "0");
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("v2.safetensors")), 0);
-    assert_refused(&b, in_dir("v2.safetensors"), "format_version '2' is not one this library");
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("v2.safetensors")), 0);
+    assert_refused(&b, in_test_dir("v2.safetensors"), "format_version '2' is not one this library");
     ag_state_dict_set_metadata(sd, "format_version", "1");
     ag_state_dict_add(sd, "stray", b.params[0]);
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("stray.safetensors")), 0);
-    assert_refused(&b, in_dir("stray.safetensors"), "unexpected key 'stray'");
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("stray.safetensors")), 0);
+    assert_refused(&b, in_test_dir("stray.safetensors"), "unexpected key 'stray'");
     ag_state_dict_free(sd);
-    assert_refused(&b, in_dir("missing.safetensors"), "cannot open the file");
+    assert_refused(&b, in_test_dir("missing.safetensors"), "cannot open the file");
     destroy(&b);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- the optimizer's and the scheduler's state dicts ------------------------------------------
@@ -733,12 +703,12 @@ Test(checkpoint, generator_state_round_trip) {
     ag_tensor_free(again);
 
     /* through a file */
-    make_dir();
+    make_test_dir("checkpoint");
     ag_state_dict *sd = ag_state_dict_new();
     ag_state_dict_add(sd, "rng", state);
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("rng.safetensors")), 0);
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("rng.safetensors")), 0);
     ag_state_dict_free(sd);
-    cr_assert_eq(ag_load_safetensors(in_dir("rng.safetensors"), &sd, NULL), 0);
+    cr_assert_eq(ag_load_safetensors(in_test_dir("rng.safetensors"), &sd, NULL), 0);
     ag_tensor *loaded = ag_state_dict_take(sd, "rng");
     ag_state_dict_free(sd);
     assert_same_tensor(loaded, state);
@@ -748,7 +718,7 @@ Test(checkpoint, generator_state_round_trip) {
     ag_tensor *copy = ag_generator_get_state(NULL), *of_g = ag_generator_get_state(g);
     assert_same_tensor(copy, of_g); /* both after the same draws */
     ag_tensor_free(copy), ag_tensor_free(of_g), ag_tensor_free(again), ag_tensor_free(loaded);
-    remove_dir();
+    remove_test_dir();
 
     ag_tensor_free(skip), ag_tensor_free(first), ag_tensor_free(state);
     ag_generator_free(g), ag_generator_free(h);
@@ -851,7 +821,7 @@ Test(checkpoint, data_loader_resumes_mid_epoch) {
  */
 
 Test(checkpoint, state_dict_metadata_round_trip) {
-    make_dir();
+    make_test_dir("checkpoint");
     ag_tensor *w = ag_ones(AG_FLOAT32, AG_SHAPE(2));
     ag_state_dict *sd = ag_state_dict_new();
     ag_state_dict_add(sd, "w", w);
@@ -863,10 +833,10 @@ Test(checkpoint, state_dict_metadata_round_trip) {
                                                                 "reserved");
     EXPECT_ERROR(ag_state_dict_set_metadata(sd, "xxh3:w", "x"), "is reserved (the checksums)");
     EXPECT_ERROR(ag_state_dict_set_metadata(sd, "bad", "\xff"), "not valid UTF-8");
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("m.safetensors")), 0);
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("m.safetensors")), 0);
     ag_state_dict *loaded;
     ag_load_report report;
-    cr_assert_eq(ag_load_safetensors(in_dir("m.safetensors"), &loaded, &report), 0);
+    cr_assert_eq(ag_load_safetensors(in_test_dir("m.safetensors"), &loaded, &report), 0);
     cr_assert(report.all_verified);
     cr_assert_eq(ag_state_dict_metadata_count(loaded), 2,
                  "the checksums and format are not "
@@ -885,7 +855,7 @@ Test(checkpoint, state_dict_metadata_round_trip) {
     ag_tensor_free(t);
     ag_state_dict_free(sd);
     ag_tensor_free(w);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(checkpoint, state_dict_merge_and_select) {
@@ -935,8 +905,8 @@ static void visit_list(const ag_safetensors_entry *e, void *userdata) {
 /* What examples/seed_gd --save FILE does, by the library: the seed's loop with GD, then the
  * checkpoint; what build/examples/inspect lists (ag_inspect_safetensors), and its numbers. */
 Test(checkpoint, seed_gd_save_is_listed_by_inspect) {
-    make_dir();
-    const char *path = in_dir("seed_gd.safetensors");
+    make_test_dir("checkpoint");
+    const char *path = in_test_dir("seed_gd.safetensors");
     ag_tensor *x = AG_TENSOR(1.0, 2.0, 3.0, 4.0);
     ag_tensor *y = AG_TENSOR(2.0, 4.0, 6.0, 8.0);
     ag_tensor *w = ag_requires_grad_(ag_scalar(0.0, AG_FLOAT32), true);
@@ -986,5 +956,5 @@ Test(checkpoint, seed_gd_save_is_listed_by_inspect) {
     ag_state_dict_free(model);
     ag_optimizer_free(opt);
     ag_tensor_free(x), ag_tensor_free(y), ag_tensor_free(w), ag_tensor_free(b);
-    remove_dir();
+    remove_test_dir();
 }

@@ -19,29 +19,6 @@ AG_TEST_SUITE(conv);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* A tensor you own, of dtype, from a fixture (NULL for NULL). */
-static ag_tensor *make(const fx_tensor *fx, ag_dtype dtype, bool requires_grad) {
-    if (!fx) return NULL;
-    ag_tensor *t = ag_zeros(dtype, fx->ndim, fx->shape);
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (dtype == AG_FLOAT32)
-            AG_F32(t)[i] = (float)fx->v[i];
-        else
-            AG_F64(t)[i] = fx->v[i];
-    }
-    return requires_grad ? ag_requires_grad_(t, true) : t;
-}
-
-/* t has the fixture's shape and values. */
-static void assert_fx(const ag_tensor *t, const fx_tensor *fx, double atol, double rtol) {
-    cr_assert_not_null(t, "tensor is NULL (error: %s)", ag_last_error());
-    assert_shape(t, fx->ndim, fx->shape);
-    int64_t n = 1;
-    for (int d = 0; d < fx->ndim; d++)
-        n *= fx->shape[d];
-    assert_values(t, fx->v, n, atol, rtol);
-}
-
 /* Every element of a and b (same shape) within atol + rtol |b|. */
 static void assert_close(const ag_tensor *a, const ag_tensor *b, double atol, double rtol) {
     cr_assert_not_null(a);
@@ -71,8 +48,8 @@ typedef struct conv_case {
 
 static void check_conv(conv_case c, bool reference) {
     double tol = c.dtype == AG_FLOAT32 ? 2e-5 : 1e-12;
-    ag_tensor *x = make(c.x, c.dtype, true), *w = make(c.w, c.dtype, true);
-    ag_tensor *b = make(c.b, c.dtype, true), *g = make(c.g, c.dtype, false);
+    ag_tensor *x = fx_make(c.x, c.dtype, true), *w = fx_make(c.w, c.dtype, true);
+    ag_tensor *b = fx_make(c.b, c.dtype, true), *g = fx_make(c.g, c.dtype, false);
     ag_tensor *out = reference ? ag_conv2d_reference(x, w, b, c.stride, c.padding)
                                : ag_conv2d(x, w, b, c.stride, c.padding);
     assert_fx(out, c.out, tol, tol);
@@ -277,7 +254,7 @@ typedef ag_tensor *(*pool_fn)(ag_tensor *, ag_pair, ag_pair, ag_pair);
 
 static void check_pool(pool_fn f, const fx_tensor *fx, const fx_tensor *fg, const fx_tensor *fout,
                        const fx_tensor *fdx, const char *grad_fn, ag_pair k, ag_pair s, ag_pair p) {
-    ag_tensor *x = make(fx, AG_FLOAT32, true), *g = make(fg, AG_FLOAT32, false);
+    ag_tensor *x = fx_make(fx, AG_FLOAT32, true), *g = fx_make(fg, AG_FLOAT32, false);
     ag_tensor *out = f(x, k, s, p);
     assert_fx(out, fout, 1e-6, 1e-6);
     cr_assert_str_eq(ag_grad_fn_name(out), grad_fn);

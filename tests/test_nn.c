@@ -22,31 +22,6 @@ AG_TEST_SUITE(nn);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* A tensor you own, of dtype, from a fixture (NULL for NULL). */
-static ag_tensor *make(const fx_tensor *fx, ag_dtype dtype, bool requires_grad) {
-    if (!fx) return NULL;
-    ag_tensor *t = ag_zeros(dtype, fx->ndim, fx->shape);
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (dtype == AG_FLOAT32)
-            AG_F32(t)[i] = (float)fx->v[i];
-        else if (dtype == AG_FLOAT64)
-            AG_F64(t)[i] = fx->v[i];
-        else
-            AG_I64(t)[i] = (int64_t)fx->v[i];
-    }
-    return requires_grad ? ag_requires_grad_(t, true) : t;
-}
-
-/* t has the fixture's shape and values. */
-static void assert_fx(const ag_tensor *t, const fx_tensor *fx, double atol, double rtol) {
-    cr_assert_not_null(t, "tensor is NULL (error: %s)", ag_last_error());
-    assert_shape(t, fx->ndim, fx->shape);
-    int64_t n = 1;
-    for (int d = 0; d < fx->ndim; d++)
-        n *= fx->shape[d];
-    assert_values(t, fx->v, n, atol, rtol);
-}
-
 /* Copies a fixture's values into a tensor (a parameter) of the same shape. */
 static void load(ag_tensor *t, const fx_tensor *fx) {
     assert_shape(t, fx->ndim, fx->shape);
@@ -68,8 +43,8 @@ static ag_tensor *randn64(uint64_t seed, int ndim, const int64_t *shape) {
 static void check_linear(const fx_tensor *fx, const fx_tensor *fw, const fx_tensor *fb,
                          const fx_tensor *fg, const fx_tensor *fout, const fx_tensor *fdx,
                          const fx_tensor *fdw, const fx_tensor *fdb, const char *grad_fn) {
-    ag_tensor *x = make(fx, AG_FLOAT32, true), *w = make(fw, AG_FLOAT32, true);
-    ag_tensor *b = make(fb, AG_FLOAT32, true), *g = make(fg, AG_FLOAT32, false);
+    ag_tensor *x = fx_make(fx, AG_FLOAT32, true), *w = fx_make(fw, AG_FLOAT32, true);
+    ag_tensor *b = fx_make(fb, AG_FLOAT32, true), *g = fx_make(fg, AG_FLOAT32, false);
     ag_tensor *out = ag_linear(x, w, b);
     assert_fx(out, fout, F32_TOL, F32_TOL);
     cr_assert_str_eq(ag_grad_fn_name(out), grad_fn);
@@ -133,8 +108,8 @@ static void check_layer_norm(const fx_tensor *fx, const fx_tensor *fw, const fx_
                              const fx_tensor *fg, const fx_tensor *fout, const fx_tensor *fdx,
                              const fx_tensor *fdw, const fx_tensor *fdb, const char *grad_fn,
                              int k) {
-    ag_tensor *x = make(fx, AG_FLOAT32, true), *w = make(fw, AG_FLOAT32, true);
-    ag_tensor *b = make(fb, AG_FLOAT32, true), *g = make(fg, AG_FLOAT32, false);
+    ag_tensor *x = fx_make(fx, AG_FLOAT32, true), *w = fx_make(fw, AG_FLOAT32, true);
+    ag_tensor *b = fx_make(fb, AG_FLOAT32, true), *g = fx_make(fg, AG_FLOAT32, false);
     ag_tensor *out = ag_layer_norm(x, k, x->shape + x->ndim - k, w, b, 1e-5);
     assert_fx(out, fout, 1e-5, 1e-5);
     cr_assert_str_eq(ag_grad_fn_name(out), grad_fn);
@@ -221,12 +196,12 @@ typedef struct bn_step {
 
 /* Two training steps then one evaluation step, with the same running statistics. */
 static void check_batch_norm(const fx_tensor *fw, const fx_tensor *fb, const bn_step *steps) {
-    ag_tensor *w = make(fw, AG_FLOAT32, true), *b = make(fb, AG_FLOAT32, true);
+    ag_tensor *w = fx_make(fw, AG_FLOAT32, true), *b = fx_make(fb, AG_FLOAT32, true);
     ag_tensor *rm = ag_zeros(AG_FLOAT32, AG_SHAPE(w->shape[0]));
     ag_tensor *rv = ag_ones(AG_FLOAT32, AG_SHAPE(w->shape[0]));
     for (int k = 0; k < 3; k++) {
         const bn_step *s = &steps[k];
-        ag_tensor *x = make(s->x, AG_FLOAT32, true), *g = make(s->g, AG_FLOAT32, false);
+        ag_tensor *x = fx_make(s->x, AG_FLOAT32, true), *g = fx_make(s->g, AG_FLOAT32, false);
         ag_set_grad_none(w), ag_set_grad_none(b);
         ag_tensor *out = ag_batch_norm(x, rm, rv, w, b, k < 2, 0.1, 1e-5);
         assert_fx(out, s->out, 1e-5, 1e-5);
@@ -325,9 +300,9 @@ Test(nn, batch_norm_errors) {
  */
 
 Test(nn, embedding) {
-    ag_tensor *w = make(&nn_embedding_w, AG_FLOAT32, true);
-    ag_tensor *idx = make(&nn_embedding_idx, AG_INT64, false);
-    ag_tensor *g = make(&nn_embedding_g, AG_FLOAT32, false);
+    ag_tensor *w = fx_make(&nn_embedding_w, AG_FLOAT32, true);
+    ag_tensor *idx = fx_make(&nn_embedding_idx, AG_INT64, false);
+    ag_tensor *g = fx_make(&nn_embedding_g, AG_FLOAT32, false);
     ag_tensor *out = ag_embedding(idx, w);
     assert_fx(out, &nn_embedding_out, 0, 0);
     cr_assert_str_eq(ag_grad_fn_name(out), nn_embedding_grad_fn);
@@ -361,7 +336,7 @@ Test(nn, embedding_gradcheck_and_errors) {
 
 static void check_dropout(const fx_tensor *fx, const fx_tensor *fg, const fx_tensor *fout,
                           const fx_tensor *fdx, const char *grad_fn, double p, ag_dtype dtype) {
-    ag_tensor *x = make(fx, dtype, true), *g = make(fg, dtype, false);
+    ag_tensor *x = fx_make(fx, dtype, true), *g = fx_make(fg, dtype, false);
     ag_manual_seed(123);
     ag_tensor *out = ag_dropout(x, p, true, NULL);
     assert_fx(out, fout, 0, 0); /* the very mask, and x * (1 / (1 - p)) rounded as torch */
@@ -526,7 +501,7 @@ Test(nn, sequential_mlp_matches_torch) {
     const fx_tensor *stepped[4] = {&nn_mlp_step0, &nn_mlp_step1, &nn_mlp_step2, &nn_mlp_step3};
     for (int k = 0; k < 4; k++)
         assert_fx(params[k], p0[k], 0, 0); /* torch's initial parameters, bit for bit */
-    ag_tensor *x = make(&nn_mlp_x, AG_FLOAT32, false), *y = make(&nn_mlp_y, AG_INT64, false);
+    ag_tensor *x = fx_make(&nn_mlp_x, AG_FLOAT32, false), *y = fx_make(&nn_mlp_y, AG_INT64, false);
     ag_tensor *out = ag_sequential_forward(mlp, x);
     assert_fx(out, &nn_mlp_out, F32_TOL, F32_TOL);
     ag_tensor *loss = ag_cross_entropy(out, y, AG_REDUCTION_MEAN);
@@ -564,7 +539,8 @@ Test(nn, sequential_cnn_matches_torch) {
                                  &nn_cnn_grad3, &nn_cnn_grad4, &nn_cnn_grad5};
     for (int k = 0; k < 6; k++)
         assert_fx(params[k], p0[k], 0, 0);
-    ag_tensor *x = make(&nn_cnn_x, AG_FLOAT32, false), *g = make(&nn_cnn_g, AG_FLOAT32, false);
+    ag_tensor *x = fx_make(&nn_cnn_x, AG_FLOAT32, false),
+              *g = fx_make(&nn_cnn_g, AG_FLOAT32, false);
     ag_manual_seed(7); /* the dropout mask */
     ag_tensor *out = ag_sequential_forward(cnn, x);
     assert_fx(out, &nn_cnn_out, 1e-5, 1e-5);

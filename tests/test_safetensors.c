@@ -11,55 +11,14 @@
 
 #include "common.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 AG_TEST_SUITE(safetensors);
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static char dir[64];
-
-static void make_dir(void) {
-    strcpy(dir, "/tmp/ag_safetensors_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-}
-
-static const char *in_dir(const char *name) {
-    static char paths[4][512];
-    static int k;
-    char *p = paths[k++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
-/* How many entries the directory holds (the atomic save must leave no temporary file). */
-static int dir_entries(void) {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-static void remove_dir(void) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        const char *p = in_dir(e->d_name);
-        if (unlink(p) != 0) rmdir(p);
-    }
-    closedir(d);
-    cr_assert_eq(rmdir(dir), 0, "rmdir %s: %s", dir, strerror(errno));
-}
 
 static void write_file(const char *path, const void *bytes, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -186,9 +145,9 @@ Test(safetensors, state_dict_basics) {
 /* ---- round trips ---------------------------------------------------------------------------- */
 
 Test(safetensors, round_trip_every_dtype_scalar_and_empty) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *path = in_dir("model.safetensors");
+    const char *path = in_test_dir("model.safetensors");
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0, "%s", ag_last_error());
     ag_state_dict *loaded;
     ag_load_report report;
@@ -212,33 +171,33 @@ Test(safetensors, round_trip_every_dtype_scalar_and_empty) {
     cr_assert_eq(ag_live_tensors(), 12);
     ag_state_dict_free(loaded); /* frees the six loaded tensors */
     cr_assert_eq(ag_live_tensors(), 6);
-    cr_assert_eq(dir_entries(), 1);
+    cr_assert_eq(test_dir_entries(), 1);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, empty_dict_round_trip) {
-    make_dir();
+    make_test_dir("safetensors");
     ag_state_dict *sd = ag_state_dict_new(), *loaded;
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("e.safetensors")), 0, "%s", ag_last_error());
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("e.safetensors")), 0, "%s", ag_last_error());
     ag_load_report report;
-    cr_assert_eq(ag_load_safetensors(in_dir("e.safetensors"), &loaded, &report), 0);
+    cr_assert_eq(ag_load_safetensors(in_test_dir("e.safetensors"), &loaded, &report), 0);
     cr_assert_eq(ag_state_dict_count(loaded), 0);
     cr_assert_str_eq(report.summary, "0 tensors: nothing to verify");
     ag_state_dict_free(loaded);
     ag_state_dict_free(sd);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* The exact bytes, as the format and the reference writer lay them out. */
 Test(safetensors, file_layout_is_the_reference_one) {
-    make_dir();
+    make_test_dir("safetensors");
     ag_tensor *w = ag_from_data((const float[]){1, 2, 3, 4, 5, 6}, AG_FLOAT32, AG_SHAPE(2, 3));
     ag_tensor *n = ag_scalar(3, AG_INT64);
     ag_state_dict *sd = ag_state_dict_new();
     ag_state_dict_add(sd, "w", w);
     ag_state_dict_add(sd, "n", n);
-    const char *path = in_dir("w.safetensors");
+    const char *path = in_test_dir("w.safetensors");
     cr_assert_eq(ag_save_safetensors(sd, path), 0);
     char want[512];
     int len = snprintf(want, sizeof want,
@@ -265,19 +224,19 @@ Test(safetensors, file_layout_is_the_reference_one) {
     free(bytes);
     ag_state_dict_free(sd);
     ag_tensor_free(w), ag_tensor_free(n);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, names_with_escapes_and_unicode) {
-    make_dir();
+    make_test_dir("safetensors");
     static const char *names[] = {"a\"b\\c", "tab\there\nnewline", "caf\xc3\xa9.\xe2\x82\xac",
                                   "emoji\xf0\x9f\x98\x80", ""};
     ag_tensor *t = ag_scalar(1, AG_FLOAT64);
     ag_state_dict *sd = ag_state_dict_new(), *loaded;
     for (int i = 0; i < 5; i++)
         ag_state_dict_add(sd, names[i], t);
-    cr_assert_eq(ag_save_safetensors(sd, in_dir("n.safetensors")), 0, "%s", ag_last_error());
-    cr_assert_eq(ag_load_safetensors(in_dir("n.safetensors"), &loaded, NULL), 0, "%s",
+    cr_assert_eq(ag_save_safetensors(sd, in_test_dir("n.safetensors")), 0, "%s", ag_last_error());
+    cr_assert_eq(ag_load_safetensors(in_test_dir("n.safetensors"), &loaded, NULL), 0, "%s",
                  ag_last_error());
     for (int i = 0; i < 5; i++) {
         cr_assert_str_eq(ag_state_dict_name_at(loaded, i), names[i]);
@@ -286,25 +245,25 @@ Test(safetensors, names_with_escapes_and_unicode) {
     ag_state_dict_free(loaded);
     ag_state_dict_free(sd);
     ag_tensor_free(t);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, bad_names_are_refused_before_writing) {
-    make_dir();
+    make_test_dir("safetensors");
     ag_tensor *t = ag_scalar(1, AG_FLOAT32);
     ag_state_dict *meta = ag_state_dict_new(), *utf = ag_state_dict_new();
     ag_state_dict_add(meta, "__metadata__", t);
     ag_state_dict_add(utf, "bad\xff", t);
-    cr_assert_eq(ag_save_safetensors(meta, in_dir("m")), -1);
+    cr_assert_eq(ag_save_safetensors(meta, in_test_dir("m")), -1);
     cr_assert(strstr(ag_last_error(), "the tensor name '__metadata__' is reserved"));
-    cr_assert_eq(ag_save_safetensors(utf, in_dir("m")), -1);
+    cr_assert_eq(ag_save_safetensors(utf, in_test_dir("m")), -1);
     cr_assert(strstr(ag_last_error(), "is not valid UTF-8"));
-    cr_assert_eq(ag_save_safetensors(NULL, in_dir("m")), -1);
+    cr_assert_eq(ag_save_safetensors(NULL, in_test_dir("m")), -1);
     cr_assert_eq(ag_save_safetensors(meta, NULL), -1);
-    cr_assert_eq(dir_entries(), 0);
+    cr_assert_eq(test_dir_entries(), 0);
     ag_state_dict_free(meta), ag_state_dict_free(utf);
     ag_tensor_free(t);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- files from elsewhere ------------------------------------------------------------------- */
@@ -369,18 +328,19 @@ Test(safetensors, partly_verified_file) {
 /* ---- bad files ------------------------------------------------------------------------------ */
 
 Test(safetensors, missing_unreadable_and_short_files) {
-    make_dir();
-    expect_bad_file(in_dir("nope.safetensors"), "cannot open the file: No such file or directory");
-    expect_bad_file(dir, "it is a directory");
-    write_file(in_dir("empty"), "", 0);
-    expect_bad_file(in_dir("empty"), "the file is 0 bytes, too short for the 8-byte header");
-    write_file(in_dir("five"), "\x10\0\0\0\0", 5);
-    expect_bad_file(in_dir("five"), "the file is 5 bytes, too short");
+    make_test_dir("safetensors");
+    expect_bad_file(in_test_dir("nope.safetensors"),
+                    "cannot open the file: No such file or directory");
+    expect_bad_file(test_dir, "it is a directory");
+    write_file(in_test_dir("empty"), "", 0);
+    expect_bad_file(in_test_dir("empty"), "the file is 0 bytes, too short for the 8-byte header");
+    write_file(in_test_dir("five"), "\x10\0\0\0\0", 5);
+    expect_bad_file(in_test_dir("five"), "the file is 5 bytes, too short");
     cr_assert_eq(ag_load_safetensors(NULL, NULL, NULL), -1);
     ag_load_report report;
-    cr_assert_eq(ag_load_safetensors(in_dir("empty"), NULL, &report), -1);
+    cr_assert_eq(ag_load_safetensors(in_test_dir("empty"), NULL, &report), -1);
     cr_assert(strstr(ag_last_error(), "argument 'out' must not be NULL"));
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, header_length_past_the_end_or_absurd) {
@@ -401,9 +361,9 @@ Test(safetensors, header_length_past_the_end_or_absurd) {
 
 /* A file cut anywhere (in the length, the header or the data) is refused. */
 Test(safetensors, truncated_anywhere) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *path = in_dir("m.safetensors");
+    const char *path = in_test_dir("m.safetensors");
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0);
     size_t size;
     unsigned char *bytes = read_all(path, &size);
@@ -419,7 +379,7 @@ Test(safetensors, truncated_anywhere) {
                           "truncated");
     free(bytes);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, malformed_json) {
@@ -612,9 +572,9 @@ Test(safetensors, bad_checksum_metadata) {
 /* Every single bit flipped in the data is caught by the checksums; flips in the header either
  * are caught or leave a file that still loads (e.g. in the "format" string), never a crash. */
 Test(safetensors, bit_flips) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *path = in_dir("m.safetensors");
+    const char *path = in_test_dir("m.safetensors");
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0);
     size_t size;
     unsigned char *bytes = read_all(path, &size);
@@ -665,7 +625,7 @@ Test(safetensors, bit_flips) {
     cr_log_info("%d of %d header bit flips still load, unchanged", loaded, (int)(8 + hlen) * 8);
     free(bytes);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- inspecting ----------------------------------------------------------------------------- */
@@ -684,9 +644,9 @@ static void collect(const ag_safetensors_entry *e, void *userdata) {
 }
 
 Test(safetensors, inspect_lists_and_checks) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *path = in_dir("m.safetensors");
+    const char *path = in_test_dir("m.safetensors");
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0);
     seen got = {0};
     cr_assert_eq(ag_inspect_safetensors(path, collect, &got), 0, "%s", ag_last_error());
@@ -722,28 +682,28 @@ Test(safetensors, inspect_lists_and_checks) {
     cr_assert(strstr(ag_last_error(), "truncated"));
     free(bytes);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- atomic saves --------------------------------------------------------------------------- */
 
 Test(safetensors, save_into_missing_directory_fails_cleanly) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    cr_assert_eq(ag_save_safetensors(s.sd, in_dir("no/such/dir/m.safetensors")), -1);
+    cr_assert_eq(ag_save_safetensors(s.sd, in_test_dir("no/such/dir/m.safetensors")), -1);
     cr_assert(strstr(ag_last_error(), "cannot create the temporary file: No such file or "
                                       "directory"),
               "%s", ag_last_error());
-    cr_assert_eq(dir_entries(), 0);
+    cr_assert_eq(test_dir_entries(), 0);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* A save that fails at any point of writing leaves the previous file byte for byte. */
 Test(safetensors, failed_save_leaves_the_previous_file) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *path = in_dir("m.safetensors");
+    const char *path = in_test_dir("m.safetensors");
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0);
     size_t size;
     unsigned char *before = read_all(path, &size);
@@ -758,7 +718,7 @@ Test(safetensors, failed_save_leaves_the_previous_file) {
         unsigned char *now = read_all(path, &n);
         cr_assert(n == size && memcmp(now, before, n) == 0, "fault after %lld", (long long)after);
         free(now);
-        cr_assert_eq(dir_entries(), 1, "a temporary file was left behind");
+        cr_assert_eq(test_dir_entries(), 1, "a temporary file was left behind");
     }
     ag_safetensors_fail_writes_after(-1);
     cr_assert_eq(ag_save_safetensors(s.sd, path), 0); /* and a good save replaces it */
@@ -766,25 +726,25 @@ Test(safetensors, failed_save_leaves_the_previous_file) {
     cr_assert_eq(ag_load_safetensors(path, &loaded, NULL), 0);
     cr_assert_eq(AG_F32(ag_state_dict_get(loaded, "layer.weight"))[0], 42);
     ag_state_dict_free(loaded);
-    cr_assert_eq(dir_entries(), 1);
+    cr_assert_eq(test_dir_entries(), 1);
     free(before);
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 Test(safetensors, save_over_a_directory_fails_cleanly) {
-    make_dir();
+    make_test_dir("safetensors");
     six s = make_six();
-    const char *sub = in_dir("sub");
+    const char *sub = in_test_dir("sub");
     cr_assert_eq(mkdir(sub, 0755), 0);
     cr_assert_eq(ag_save_safetensors(s.sd, sub), -1);
     cr_assert(strstr(ag_last_error(), "cannot replace the file"), "%s", ag_last_error());
     cr_assert(strstr(ag_last_error(), "(it was left as it was)"));
-    cr_assert_eq(dir_entries(), 1); /* the directory, and no temporary file */
+    cr_assert_eq(test_dir_entries(), 1); /* the directory, and no temporary file */
     struct stat st;
     cr_assert(stat(sub, &st) == 0 && S_ISDIR(st.st_mode));
     free_six(&s);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- load_state_dict ------------------------------------------------------------------------ */
@@ -864,7 +824,7 @@ Test(safetensors, non_strict_and_no_partial_copy) {
  * dtypes are cast as copy_ casts them (float64 -> float32, int64 -> float), never float ->
  * int64. */
 Test(safetensors, load_into_parameters_casts_and_records_nothing) {
-    make_dir();
+    make_test_dir("safetensors");
     ag_tensor *w = ag_requires_grad_(ag_zeros(AG_FLOAT32, AG_SHAPE(2)), true);
     ag_tensor *n = ag_zeros(AG_FLOAT64, AG_SHAPE(1)), *steps = ag_zeros(AG_INT64, AG_SHAPE(1));
     ag_tensor *w64 = ag_from_data((const double[]){0.1, -3}, AG_FLOAT64, AG_SHAPE(2));
@@ -872,8 +832,8 @@ Test(safetensors, load_into_parameters_casts_and_records_nothing) {
     ag_state_dict *ckpt = ag_state_dict_new(), *model = ag_state_dict_new(), *loaded;
     ag_state_dict_add(ckpt, "w", w64), ag_state_dict_add(ckpt, "n", i64);
     ag_state_dict_add(model, "w", w), ag_state_dict_add(model, "n", n);
-    cr_assert_eq(ag_save_safetensors(ckpt, in_dir("c.safetensors")), 0);
-    cr_assert_eq(ag_load_safetensors(in_dir("c.safetensors"), &loaded, NULL), 0);
+    cr_assert_eq(ag_save_safetensors(ckpt, in_test_dir("c.safetensors")), 0);
+    cr_assert_eq(ag_load_safetensors(in_test_dir("c.safetensors"), &loaded, NULL), 0);
     uint64_t v = w->version;
     cr_assert_eq(ag_load_state_dict_into(loaded, model, true), 2, "%s", ag_last_error());
     cr_assert_eq(AG_F32(w)[0], (float)0.1);
@@ -894,7 +854,7 @@ Test(safetensors, load_into_parameters_casts_and_records_nothing) {
     ag_state_dict_free(ckpt), ag_state_dict_free(model), ag_state_dict_free(loaded);
     ag_tensor_free(w), ag_tensor_free(n), ag_tensor_free(steps), ag_tensor_free(w64);
     ag_tensor_free(i64), ag_tensor_free(f);
-    remove_dir();
+    remove_test_dir();
 }
 
 /* ---- fingerprints --------------------------------------------------------------------------- */
