@@ -1,54 +1,152 @@
 #!/usr/bin/env bash
-# bench/run.sh - each workload here and in PyTorch, side by side in one run; writes
-# bench/RESULTS.md with the medians and their ratio. Called by `make bench`.
+# bench/run.sh - each workload here and against its baseline (PyTorch, or OpenBLAS called
+# directly), side by side in one run; writes bench/RESULTS.md with the medians, their ratio and
+# the target each ratio is held to. Called by `make bench`.
 #
 # Both sides get the same threads (1 by default: BENCH_THREADS=2 to change) and the machine's
 # OPENBLAS_CORETYPE pin. PyTorch is Debian's python3-torch, run as /usr/bin/python3; the
-# runs alternate (ours, torch, ours, ...) so that a noisy neighbour hits both alike.
+# runs alternate (ours, baseline, ours, ...) so that a noisy neighbour hits both alike.
+# Every program prints its figure last, as "NAME: <figure> <unit>" (bench/bench.h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 THREADS="${BENCH_THREADS:-1}"
-ROUNDS="${BENCH_ROUNDS:-3}"
+ROUNDS="${BENCH_ROUNDS:-5}"
 export OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
+PY=/usr/bin/python3
 
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+install() { # Debian packages, quietly, as root or through sudo
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+if ! $PY -c "import torch" 2>/dev/null; then
     echo "bench: installing Debian's python3-torch for the side-by-side runs"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
+    install python3-torch
 fi
+FMNIST=/usr/share/datasets/fashion-mnist
+if [ ! -r "$FMNIST/t10k-images-idx3-ubyte.gz" ]; then
+    echo "bench: installing Debian's dataset-fashion-mnist"
+    install dataset-fashion-mnist || echo "bench: no Fashion-MNIST: its rows are skipped"
+fi
+make -s BUILD="$BUILD" "$BUILD/examples/fashion_mnist" >/dev/null
 
-# name | our command | torch command | unit | what "better" is
+B="$BUILD/bench"
+FM="$BUILD/examples/fashion_mnist"
+# name | our command | baseline command | baseline | unit | target ratio (ours / baseline)
 WORKLOADS=(
-    "seed_loop|$BUILD/bench/seed_loop 20000 5|/usr/bin/python3 bench/torch/seed_loop.py 5000 5|us/epoch"
-    "scalar_chain|$BUILD/bench/scalar_chain 10000 20|/usr/bin/python3 bench/torch/scalar_chain.py 10000 5|ns/op"
+    "seed_loop|$B/seed_loop 20000 5|$PY bench/torch/seed_loop.py 5000 5|PyTorch|us/epoch|"
+    "scalar_chain|$B/scalar_chain 10000 20|$PY bench/torch/scalar_chain.py 10000 5|PyTorch|ns/op|"
+    "mlp_step batch 64|$B/mlp_step 64 500|$PY bench/torch/mlp_step.py 64 500|PyTorch|us/step|0.7"
+    "mlp_step batch 256|$B/mlp_step 256 200|$PY bench/torch/mlp_step.py 256 200|PyTorch|us/step|0.85"
+    "cnn_step batch 64|$B/cnn_step 64 30|$PY bench/torch/cnn_step.py 64 30|PyTorch|ms/step|1.0"
+    "fashion-mnist MLP epoch|$FM --epochs 1|$PY bench/torch/fashion_mnist.py --epochs 1|PyTorch|s/epoch|0.7"
+    "matmul 256^3|$B/matmul 256 300|$B/matmul 256 300 --blas|OpenBLAS sgemm|us|1.05"
+    "matmul 1024^3|$B/matmul 1024 30|$B/matmul 1024 30 --blas|OpenBLAS sgemm|us|1.05"
 )
 
 figure() { "$@" | tail -n 1 | awk '{print $2}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# The peak resident set of a command, in MiB (its ru_maxrss, read by its parent).
+peak_rss() {
+    $PY -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print("%.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))' "$@"
+}
 
 out=bench/RESULTS.md
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 {
-    echo "# Benchmarks, side by side with PyTorch"
+    echo "# Benchmarks, side by side"
     echo
-    echo "Written by \`make bench\` on $(date -u +%Y-%m-%d) ($(nproc) cores; $THREADS thread(s) on both"
-    echo "sides; torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'))."
-    echo "Each figure is the median of $ROUNDS alternating runs, each itself a median of repeats."
-    echo "The ratio is libautograd's time over PyTorch's: below 1 is faster than PyTorch."
+    echo "Written by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d): $(getconf _NPROCESSORS_ONLN)" \
+        "cores, $THREADS thread(s) on both sides, torch $($PY -c 'import torch; print(torch.__version__)')."
+    echo "Each figure is the median of $ROUNDS alternating runs, each itself a median of repeats"
+    echo "(steps, products or epochs); mlp_step and cnn_step time each step by the CPU time of the"
+    echo "process, which the other processes on a shared machine disturb less than the wall clock."
+    echo "The ratio is libautograd's figure over the baseline's: below 1 is faster. A target is met"
+    echo "when the ratio is at most the target."
     echo
-    echo "| workload | libautograd | PyTorch | ratio | speed-up |"
-    echo "|---|---|---|---|---|"
-} > "$out"
+    echo "## Time"
+    echo
+    echo "| workload | libautograd | baseline | baseline is | ratio | target | met |"
+    echo "|---|---|---|---|---|---|---|"
+} > "$tmp"
 for w in "${WORKLOADS[@]}"; do
-    IFS='|' read -r name ours theirs unit <<< "$w"
+    IFS='|' read -r name ours theirs who unit target <<< "$w"
+    if [[ "$name" == fashion* && ! -r "$FMNIST/t10k-images-idx3-ubyte.gz" ]]; then
+        echo "| $name | - | - | $who | - | $target | skipped: no dataset |" >> "$tmp"
+        continue
+    fi
     a=(); b=()
     for _ in $(seq "$ROUNDS"); do
         a+=("$(figure $ours)")
         b+=("$(figure $theirs)")
     done
     ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)
-    ratio=$(awk -v x="$ma" -v y="$mb" 'BEGIN {printf "%.4f", x / y}')
-    speed=$(awk -v x="$ma" -v y="$mb" 'BEGIN {printf "%.1fx", y / x}')
-    echo "| $name | $ma $unit | $mb $unit | $ratio | $speed |" >> "$out"
-    echo "bench: $name: libautograd $ma $unit, PyTorch $mb $unit, ratio $ratio"
+    ratio=$(awk -v x="$ma" -v y="$mb" 'BEGIN {printf "%.3f", x / y}')
+    met="-"
+    if [ -n "$target" ]; then
+        met=$(awk -v r="$ratio" -v t="$target" 'BEGIN {print (r <= t) ? "yes" : "no"}')
+        target="<= $target"
+    fi
+    echo "| $name | $ma $unit | $mb $unit | $who | $ratio | ${target:--} | $met |" >> "$tmp"
+    echo "bench: $name: libautograd $ma $unit, $who $mb $unit, ratio $ratio" \
+        "(runs: ${a[*]} | ${b[*]})"
 done
+
+# Accuracy after one epoch of the MLP (the same seed: the same initial weights and batches).
+if [ -r "$FMNIST/t10k-images-idx3-ubyte.gz" ]; then
+    acc_ours=$($FM --epochs 1 | tail -n 1 | sed 's/.*accuracy \([0-9.]*\)%.*/\1/')
+    acc_torch=$($PY bench/torch/fashion_mnist.py --epochs 1 | tail -n 1 |
+        sed 's/.*accuracy \([0-9.]*\)%.*/\1/')
+    {
+        echo
+        echo "## Fashion-MNIST, MLP 784-256-10, one epoch (seed 0, batch 64, SGD 0.1 momentum 0.9)"
+        echo
+        echo "| | libautograd | PyTorch |"
+        echo "|---|---|---|"
+        echo "| test accuracy | $acc_ours% | $acc_torch% |"
+    } >> "$tmp"
+    echo "bench: fashion-mnist accuracy after one epoch: libautograd $acc_ours%, PyTorch $acc_torch%"
+fi
+
+# Memory: peak resident set of the whole process (interpreter and libraries included).
+{
+    echo
+    echo "## Memory"
+    echo
+    echo "Peak resident set (ru_maxrss) of each process, libraries and interpreter included."
+    echo
+    echo "| workload | libautograd | PyTorch | ratio | target | met |"
+    echo "|---|---|---|---|---|---|"
+} >> "$tmp"
+rss_row() { # name | ours | theirs | target
+    local ra rb ratio met
+    ra=$(peak_rss $2); rb=$(peak_rss $3)
+    ratio=$(awk -v x="$ra" -v y="$rb" 'BEGIN {printf "%.3f", x / y}')
+    met=$(awk -v r="$ratio" -v t="$4" 'BEGIN {print (r <= t) ? "yes" : "no"}')
+    echo "| $1 | $ra MiB | $rb MiB | $ratio | <= $4 | $met |" >> "$tmp"
+    echo "bench: peak RSS, $1: libautograd $ra MiB, PyTorch $rb MiB, ratio $ratio"
+}
+rss_row "MLP training steps, batch 64 (mlp_step)" "$B/mlp_step 64 200" \
+    "$PY bench/torch/mlp_step.py 64 200" 0.3
+if [ -r "$FMNIST/t10k-images-idx3-ubyte.gz" ]; then
+    rss_row "Fashion-MNIST MLP, one epoch (60000 images in memory)" "$FM --epochs 1" \
+        "$PY bench/torch/fashion_mnist.py --epochs 1" 0.3
+fi
+
+# Allocations: bench/alloc_count wraps the malloc family at link time.
+{
+    echo
+    echo "## Heap allocations in a steady training step (bench/alloc_count, target 0)"
+    echo
+    echo '```'
+    "$B/alloc_count" 100 || echo "(alloc_count exited $?: a steady step allocated)"
+    echo '```'
+} >> "$tmp"
+chmod 644 "$tmp"
+mv "$tmp" "$out"
+trap - EXIT
 echo "bench: wrote $out"
