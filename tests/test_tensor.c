@@ -102,3 +102,18 @@ Test(tensor, item_and_get) {
     cr_assert_eq(ag_item(one), 3.5);
     ag_tensor_free(t), ag_tensor_free(one);
 }
+
+Test(tensor, the_leak_check_counts_live_tensors) {
+    /* Each test ends with ag_test_check_leaks(), which fails the test unless this count is
+     * back to zero: here is the count it relies on, tensor by tensor and grad by grad. */
+    int64_t before = ag_live_tensors();
+    ag_tensor *w = ag_requires_grad_(ag_ones(AG_FLOAT32, AG_SHAPE(2)), true);
+    cr_assert_eq(ag_live_tensors(), before + 1);
+    ag_backward(ag_sum(w)); /* a leaf's .grad is one more tensor of yours */
+    cr_assert_eq(ag_live_tensors(), before + 2);
+    ag_tensor *kept = ag_mul_scalar(w, 2); /* tape-owned: not counted */
+    cr_assert_not_null(kept);
+    cr_assert_eq(ag_live_tensors(), before + 2);
+    ag_tensor_free(w); /* frees its .grad too */
+    cr_assert_eq(ag_live_tensors(), before);
+}
