@@ -21,11 +21,12 @@ int main(void) {
     for (int i = 0; i < POINTS; i++) /* labels = (x[:, 0] * x[:, 1] > 0) */
         AG_I64(labels)[i] = AG_F32(x)[2 * i] * AG_F32(x)[2 * i + 1] > 0;
 
-    ag_sequential *model = ag_sequential_new(3, (ag_module *[]){
-                                                    ag_linear_module(2, 16, true, NULL),
-                                                    ag_relu_module(),
-                                                    ag_linear_module(16, 2, true, NULL),
-                                                });
+    /* One statement per layer: C does not fix the order in which the expressions of a brace
+     * initializer run, and each layer draws its initial weights from the generator. */
+    ag_module *hidden = ag_linear_module(2, 16, true, NULL);
+    ag_module *relu = ag_relu_module();
+    ag_module *out = ag_linear_module(16, 2, true, NULL);
+    ag_sequential *model = ag_sequential_new(3, (ag_module *[]){hidden, relu, out});
     int n;
     ag_tensor *const *params = ag_sequential_parameters(model, &n);
     ag_optimizer *opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.1, .momentum = 0.9});

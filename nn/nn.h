@@ -6,11 +6,12 @@
  * A two-layer classifier and its training loop, next to the PyTorch lines they stand for:
  *
  *     ag_manual_seed(0);                                    // torch.manual_seed(0)
- *     ag_sequential *model = ag_sequential_new(3, (ag_module *[]){
- *         ag_linear_module(784, 256, true, NULL),            // nn.Sequential(nn.Linear(784, 256),
- *         ag_relu_module(),                                 //     nn.ReLU(),
- *         ag_linear_module(256, 10, true, NULL),             //     nn.Linear(256, 10))
- *     });
+ *     ag_module *l1 = ag_linear_module(784, 256, true, NULL); // nn.Sequential(nn.Linear(784, 256),
+ *     ag_module *relu = ag_relu_module();                    //     nn.ReLU(),
+ *     ag_module *l2 = ag_linear_module(256, 10, true, NULL); //     nn.Linear(256, 10))
+ *     ag_sequential *model = ag_sequential_new(3, (ag_module *[]){l1, relu, l2});
+ *     // (one statement per layer: C leaves the order of the calls in a brace initializer
+ *     // unspecified, and each layer draws its initial weights in turn)
  *     int n;
  *     ag_tensor *const *params = ag_sequential_parameters(model, &n);
  *     ag_optimizer *opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.1});

@@ -23,11 +23,10 @@ static int train(uint64_t seed, uint64_t *prints) {
     ag_manual_seed(seed);
     ag_tensor *x = ag_randn(NULL, AG_FLOAT32, AG_SHAPE(64, 784));
     ag_tensor *y = ag_randint(NULL, 0, 10, AG_SHAPE(64));
-    ag_sequential *model = ag_sequential_new(3, (ag_module *[]){
-                                                    ag_linear_module(784, 64, true, NULL),
-                                                    ag_relu_module(),
-                                                    ag_linear_module(64, 10, true, NULL),
-                                                });
+    ag_module *hidden = ag_linear_module(784, 64, true, NULL); /* in order: each draws */
+    ag_module *relu = ag_relu_module();
+    ag_module *out = ag_linear_module(64, 10, true, NULL);
+    ag_sequential *model = ag_sequential_new(3, (ag_module *[]){hidden, relu, out});
     int n;
     ag_tensor *const *params = ag_sequential_parameters(model, &n);
     ag_optimizer *opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.1, .momentum = 0.9});

@@ -490,9 +490,10 @@ Test(nn, modules_and_their_parameters) {
 
 Test(nn, sequential_mlp_matches_torch) {
     ag_manual_seed(0); /* torch.manual_seed(0); nn.Sequential(Linear(6, 5), ReLU(), Linear(5, 3)) */
-    ag_sequential *mlp =
-        ag_sequential_new(3, (ag_module *[]){ag_linear_module(6, 5, true, NULL), ag_relu_module(),
-                                             ag_linear_module(5, 3, true, NULL)});
+    /* one statement per layer: the order of a brace initializer's calls is unspecified */
+    ag_module *l1 = ag_linear_module(6, 5, true, NULL), *relu = ag_relu_module();
+    ag_module *l2 = ag_linear_module(5, 3, true, NULL);
+    ag_sequential *mlp = ag_sequential_new(3, (ag_module *[]){l1, relu, l2});
     int n;
     ag_tensor *const *params = ag_sequential_parameters(mlp, &n);
     cr_assert_eq(n, 4);
@@ -520,16 +521,15 @@ Test(nn, sequential_mlp_matches_torch) {
 
 Test(nn, sequential_cnn_matches_torch) {
     ag_manual_seed(0);
-    ag_sequential *cnn = ag_sequential_new(
-        7, (ag_module *[]){
-               ag_conv2d_module(1, 2, AG_PAIR(3), AG_PAIR(1), AG_PAIR(1), true, NULL),
-               ag_batch_norm_module(2),
-               ag_relu_module(),
-               ag_max_pool2d_module(AG_PAIR(2), AG_PAIR(0), AG_PAIR(0)),
-               ag_flatten_module(1, -1),
-               ag_dropout_module(0.25, NULL),
-               ag_linear_module(2 * 3 * 3, 3, true, NULL),
-           });
+    ag_module *m[7]; /* one statement per layer, in torch's order (each may draw) */
+    m[0] = ag_conv2d_module(1, 2, AG_PAIR(3), AG_PAIR(1), AG_PAIR(1), true, NULL);
+    m[1] = ag_batch_norm_module(2);
+    m[2] = ag_relu_module();
+    m[3] = ag_max_pool2d_module(AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+    m[4] = ag_flatten_module(1, -1);
+    m[5] = ag_dropout_module(0.25, NULL);
+    m[6] = ag_linear_module(2 * 3 * 3, 3, true, NULL);
+    ag_sequential *cnn = ag_sequential_new(7, m);
     int n;
     ag_tensor *const *params = ag_sequential_parameters(cnn, &n);
     cr_assert_eq(n, 6); /* conv w, b; batch norm w, b; linear w, b */
