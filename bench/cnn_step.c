@@ -10,20 +10,13 @@
  * warm-up steps each of STEPS steps is timed on its own, by CPU time and wall clock (why:
  * bench/mlp_step.c); the last line is "cnn_step: <median CPU time> ms/step". bench/torch/cnn_step.py is the same step in PyTorch, on the same numbers.
  */
+#define BENCH_TRAINING      /* bench_train_steps */
 #include "bench.h" /* first: it sets _POSIX_C_SOURCE */
 
 #include "autograd/autograd.h"
 #include "nn/nn.h"
 
 #include <stdio.h>
-
-/* The CPU time this process has used, in seconds: a busy machine (the other processes that
- * share its cores) disturbs it far less than the wall clock, so it is the figure printed. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 #define WARMUP 3
 #define POOL 8
@@ -55,21 +48,11 @@ int main(int argc, char **argv) {
         y[k] = ag_randint(NULL, 0, 10, AG_SHAPE(batch));
     }
 
-    double *times = malloc((size_t)steps * sizeof *times), loss = 0;
+    double *times = malloc((size_t)steps * sizeof *times);
     double *cpu = malloc((size_t)steps * sizeof *cpu);
     if (!times || !cpu) return 1;
-    for (int s = -WARMUP; s < steps; s++) {
-        double t0 = bench_now(), c0 = cpu_now();
-        ag_optimizer_zero_grad(opt, false);
-        int k = (s + WARMUP) % POOL;
-        ag_tensor *l =
-            ag_cross_entropy(ag_sequential_forward(model, x[k]), y[k], AG_REDUCTION_MEAN);
-        ag_backward(l);
-        ag_optimizer_step(opt);
-        if (s == steps - 1) loss = ag_item(l);
-        ag_tape_reset(NULL);
-        if (s >= 0) times[s] = (bench_now() - t0) * 1e3, cpu[s] = (cpu_now() - c0) * 1e3;
-    }
+    double loss = bench_train_steps(model, opt, x, y, POOL, WARMUP, steps, times, cpu);
+    for (int s = 0; s < steps; s++) times[s] *= 1e3, cpu[s] *= 1e3; /* in ms */
     printf("loss after %d steps: %.4f\n", WARMUP + steps, loss);
     printf("wall-clock median: %.3f ms/step\n", bench_median(times, steps));
     printf("cnn_step: %.3f ms/step (CPU time)\n", bench_median(cpu, steps));
