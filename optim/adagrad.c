@@ -14,6 +14,7 @@
 
 enum { SUM };
 
+AG_FMA_CLONES
 static void adagrad_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
     const ag_adagrad_options *o = group->options;
     bool f32 = p->dtype == AG_FLOAT32;

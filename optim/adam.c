@@ -18,6 +18,7 @@
 
 enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ };
 
+AG_FMA_CLONES
 static void adam_common(const ag_param_group *group, ag_tensor *p, ag_param_state *state,
                         bool decoupled) {
     const ag_adam_options *o = group->options;

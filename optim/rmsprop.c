@@ -16,6 +16,7 @@
 
 enum { SQUARE_AVG, MOMENTUM_BUFFER, GRAD_AVG };
 
+AG_FMA_CLONES
 static void rmsprop_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
     const ag_rmsprop_options *o = group->options;
     bool f32 = p->dtype == AG_FLOAT32;

@@ -15,6 +15,7 @@
 
 enum { MOMENTUM_BUFFER };
 
+AG_FMA_CLONES
 static void sgd_update(const ag_param_group *group, ag_tensor *p, ag_param_state *state) {
     const ag_sgd_options *o = group->options;
     bool f32 = p->dtype == AG_FLOAT32, first = false;
