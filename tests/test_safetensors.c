@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 AG_TEST_SUITE(safetensors);
@@ -890,4 +891,37 @@ Test(safetensors, fingerprints) {
     /* A saved and loaded tensor keeps its fingerprint (see round_trip too). */
     ag_tensor_free(a), ag_tensor_free(b), ag_tensor_free(c), ag_tensor_free(d);
     ag_tensor_free(pz), ag_tensor_free(nz);
+}
+
+/* ---- read by plain Python ------------------------------------------------------------------- */
+
+Test(safetensors, a_saved_file_is_read_by_plain_python) {
+    /* tests/fixtures/check_read_by_numpy.py reads the file with json + struct (and numpy when
+     * it is there): nothing of this library. Skipped where there is no Python. */
+    const char *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : NULL;
+    if (!python) cr_skip_test("no /usr/bin/python3 on this machine");
+    make_test_dir("python");
+    ag_tensor *w = ag_from_data((const float[]){1.5f, -2.0f, 0.25f}, AG_FLOAT32, AG_SHAPE(3));
+    ag_tensor *d = ag_from_data((const double[]){1e-300, 3.0}, AG_FLOAT64, AG_SHAPE(2, 1));
+    ag_tensor *n = AG_INDEX(7, -9);
+    ag_state_dict *sd = ag_state_dict_new();
+    ag_state_dict_add(sd, "w", w);
+    ag_state_dict_add(sd, "d", d);
+    ag_state_dict_add(sd, "n", n);
+    const char *path = in_test_dir("model.safetensors");
+    cr_assert_eq(ag_save_safetensors(sd, path), 0, "%s", ag_last_error());
+    char command[1024], out[4096] = "";
+    snprintf(command, sizeof command,
+             "%s tests/fixtures/check_read_by_numpy.py '%s' w=1.5,-2,0.25 d=1e-300,3 n=7,-9 2>&1",
+             python, path);
+    FILE *p = popen(command, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    int status = pclose(p);
+    cr_assert_eq(status, 0, "the Python reader failed:\n%s", out);
+    cr_assert(strstr(out, "OK: 3 tensors") != NULL, "%s", out);
+    ag_state_dict_free(sd);
+    ag_tensor_free(w), ag_tensor_free(d), ag_tensor_free(n);
+    remove_test_dir();
 }
