@@ -20,12 +20,6 @@ static ag_tensor *evaluate(ag_function f, void *ctx, ag_tensor *const *inputs) {
     return y;
 }
 
-static void set(ag_tensor *t, int64_t i, double v) {
-    if (t->dtype == AG_FLOAT32)
-        AG_F32(t)[i] = (float)v;
-    else
-        AG_F64(t)[i] = v;
-}
 
 bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninputs, double eps,
                   double atol, double rtol, ag_gradcheck_report *report) {
@@ -57,7 +51,7 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
         ag_tensor *seed = ag_result_like(y);
         for (int64_t j = 0; j < m && y->requires_grad; j++) {
             memset(seed->data, 0, (size_t)m * ag_dtype_size(seed->dtype));
-            set(seed, j, 1.0);
+            ag_float_set(seed, j, 1.0);
             ag_set_grad_none(x);
             ag_backward_with(y, seed, true);
             for (int64_t k = 0; k < n && x->grad; k++) analytic[j * n + k] = ag_get(x->grad, k);
@@ -67,10 +61,10 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
         for (int64_t k = 0; k < n; k++) {
             double v = ag_get(x, k);
             /* f(x + eps) is read out before x changes again: f may return a view of x. */
-            set(x, k, v + eps);
+            ag_float_set(x, k, v + eps);
             ag_tensor *y_plus = evaluate(f, ctx, inputs);
             for (int64_t j = 0; j < m && y_plus; j++) plus[j] = ag_get(y_plus, j);
-            set(x, k, v - eps);
+            ag_float_set(x, k, v - eps);
             ag_tensor *y_minus = evaluate(f, ctx, inputs);
             for (int64_t j = 0; j < m && y_plus && y_minus; j++) {
                 double numeric = (plus[j] - ag_get(y_minus, j)) / (2 * eps);
@@ -85,7 +79,7 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
                                                   .rel_error = rel};
                 }
             }
-            set(x, k, v);
+            ag_float_set(x, k, v);
         }
         free(plus);
         free(analytic);

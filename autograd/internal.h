@@ -138,6 +138,20 @@ void *ag_tape_alloc(size_t size);
 /* A scalar as a tape-owned 0-d tensor of dtype (torch's "wrapped number"). */
 ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype);
 
+/* One element of a float32 or float64 tensor, read or written as a double: reading widens
+ * exactly, writing rounds once to the tensor's dtype. No checks (the callers have checked
+ * dtype and bounds): ag_get is the checked form. Used by loops that compute in double
+ * whatever the dtype: reductions, optimizers, gradcheck. */
+static inline double ag_float_get(const ag_tensor *t, int64_t i) {
+    return t->dtype == AG_FLOAT32 ? (double)AG_F32(t)[i] : AG_F64(t)[i];
+}
+static inline void ag_float_set(ag_tensor *t, int64_t i, double v) {
+    if (t->dtype == AG_FLOAT32)
+        AG_F32(t)[i] = (float)v;
+    else
+        AG_F64(t)[i] = v;
+}
+
 /* ---- checks and errors -------------------------------------------------------------------- */
 
 /* Reports an error: "<file>:<line>: <op>: <message>" where file:line is the user's call site

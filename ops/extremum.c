@@ -9,7 +9,6 @@
  */
 #include "ops/extremum.h"
 
-#include "ops/element.h"
 
 #include <math.h>
 #include <string.h>

@@ -10,7 +10,6 @@
  */
 #include "ops/variance.h"
 
-#include "ops/element.h"
 
 #include <math.h>
 

@@ -23,14 +23,15 @@ static void adagrad_update(const ag_param_group *group, ag_tensor *p, ag_param_s
     state->step = (float)(state->step + 1); /* step_t += 1 */
     double clr = group->lr / (1 + (state->step - 1) * o->lr_decay);
     for (int64_t i = 0; i < p->numel; i++) {
-        double g = ag_ld(p->grad, i);
+        double g = ag_float_get(p->grad, i);
         if (o->maximize) g = -g;
-        if (o->weight_decay != 0) g = ag_add_alpha(f32, g, o->weight_decay, ag_ld(p, i));
-        double si = ag_addcmul(f32, ag_ld(s, i), 1, g, g); /* state_sum.addcmul_(grad, grad) */
-        ag_st(s, i, si);
+        if (o->weight_decay != 0) g = ag_add_alpha(f32, g, o->weight_decay, ag_float_get(p, i));
+        double si =
+            ag_addcmul(f32, ag_float_get(s, i), 1, g, g); /* state_sum.addcmul_(grad, grad) */
+        ag_float_set(s, i, si);
         /* std = state_sum.sqrt().add_(eps); param.addcdiv_(grad, std, value=-clr) */
         double std = ag_round(f32, ag_round(f32, sqrt(si)) + ag_round(f32, o->eps));
-        ag_st(p, i, ag_addcdiv(f32, ag_ld(p, i), -clr, g, std));
+        ag_float_set(p, i, ag_addcdiv(f32, ag_float_get(p, i), -clr, g, std));
     }
 }
 

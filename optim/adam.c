@@ -34,28 +34,29 @@ static void adam_common(const ag_param_group *group, ag_tensor *p, ag_param_stat
     double step_size = lr / bias_correction1;
     double bias_correction2_sqrt = sqrt(bias_correction2);
     for (int64_t i = 0; i < p->numel; i++) {
-        double g = ag_ld(p->grad, i), theta = ag_ld(p, i);
+        double g = ag_float_get(p->grad, i), theta = ag_float_get(p, i);
         if (o->maximize) g = -g;
         if (decoupled)
             theta = ag_mul_num(f32, theta, 1 - lr * o->weight_decay); /* param.mul_(...) */
         else if (o->weight_decay != 0)
             g = ag_add_alpha(f32, g, o->weight_decay, theta); /* grad.add(param, alpha=wd) */
         /* exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1) */
-        double mi = ag_add_alpha(f32, ag_mul_num(f32, ag_ld(m, i), beta1), 1 - beta1, g);
+        double mi = ag_add_alpha(f32, ag_mul_num(f32, ag_float_get(m, i), beta1), 1 - beta1, g);
         /* exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2) */
-        double vi = ag_addcmul(f32, ag_mul_num(f32, ag_ld(v, i), beta2), 1 - beta2, g, g);
-        ag_st(m, i, mi);
-        ag_st(v, i, vi);
+        double vi = ag_addcmul(f32, ag_mul_num(f32, ag_float_get(v, i), beta2), 1 - beta2, g, g);
+        ag_float_set(m, i, mi);
+        ag_float_set(v, i, vi);
         if (o->amsgrad) { /* torch.maximum(max_exp_avg_sq, exp_avg_sq): NaN wins */
-            double mx = ag_ld(vmax, i);
+            double mx = ag_float_get(vmax, i);
             vi = isnan(mx) || mx > vi ? mx : vi;
-            ag_st(vmax, i, vi);
+            ag_float_set(vmax, i, vi);
         }
         /* denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps) */
         double denom =
             ag_round(f32, ag_round(f32, sqrt(vi)) / ag_round(f32, bias_correction2_sqrt));
         denom = ag_round(f32, denom + ag_round(f32, o->eps));
-        ag_st(p, i, ag_addcdiv(f32, theta, -step_size, mi, denom)); /* addcdiv_(-step_size) */
+        ag_float_set(p, i,
+                     ag_addcdiv(f32, theta, -step_size, mi, denom)); /* addcdiv_(-step_size) */
     }
 }
 

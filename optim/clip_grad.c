@@ -62,7 +62,7 @@ double ag_clip_grad_norm_(ag_tensor *const *params, int n, double max_norm, doub
         if (!g) continue;
         double norm = norm_start(norm_type);
         for (int64_t k = 0; k < g->numel; k++)
-            norm = norm_add(norm, ag_ld(g, k), norm_type);
+            norm = norm_add(norm, ag_float_get(g, k), norm_type);
         norm = ag_round(g->dtype == AG_FLOAT32, norm_end(norm, norm_type));
         total = norm_add(total, norm, norm_type);
         first = count++ ? first : norm;
@@ -80,7 +80,7 @@ double ag_clip_grad_norm_(ag_tensor *const *params, int n, double max_norm, doub
         if (!g) continue;
         bool g32 = g->dtype == AG_FLOAT32;
         for (int64_t k = 0; k < g->numel; k++)
-            ag_st(g, k, ag_mul_num(g32, ag_ld(g, k), coef));
+            ag_float_set(g, k, ag_mul_num(g32, ag_float_get(g, k), coef));
         ag_bump_version(g);
     }
     return total;
@@ -95,10 +95,10 @@ void ag_clip_grad_value_(ag_tensor *const *params, int n, double clip_value) {
         bool g32 = g->dtype == AG_FLOAT32;
         double lo = ag_round(g32, -clip_value), hi = ag_round(g32, clip_value);
         for (int64_t k = 0; k < g->numel; k++) {
-            double x = ag_ld(g, k); /* clamp_(min=-clip_value, max=clip_value), */
+            double x = ag_float_get(g, k); /* clamp_(min=-clip_value, max=clip_value), */
             x = x < lo ? lo : x;    /* as std::min(std::max(x, lo), hi): NaN stays */
             x = hi < x ? hi : x;
-            ag_st(g, k, x);
+            ag_float_set(g, k, x);
         }
         ag_bump_version(g);
     }

@@ -14,8 +14,8 @@ static void gd_update(const ag_param_group *group, ag_tensor *p, ag_param_state 
     (void)state;
     bool f32 = p->dtype == AG_FLOAT32;
     for (int64_t i = 0; i < p->numel; i++) {
-        double step = ag_mul_num(f32, ag_ld(p->grad, i), group->lr); /* eta * w.grad */
-        ag_st(p, i, ag_round(f32, ag_ld(p, i) - step));              /* w -= ... */
+        double step = ag_mul_num(f32, ag_float_get(p->grad, i), group->lr); /* eta * w.grad */
+        ag_float_set(p, i, ag_round(f32, ag_float_get(p, i) - step));              /* w -= ... */
     }
 }
 

@@ -213,15 +213,5 @@ static inline double ag_mul_num(bool f32, double x, double s) {
     return ag_round(f32, x * ag_round(f32, s));
 }
 
-/* Element i of a float32 or float64 tensor, as a double; and the store back. */
-static inline double ag_ld(const ag_tensor *t, int64_t i) {
-    return t->dtype == AG_FLOAT32 ? (double)AG_F32(t)[i] : AG_F64(t)[i];
-}
-static inline void ag_st(ag_tensor *t, int64_t i, double x) {
-    if (t->dtype == AG_FLOAT32)
-        AG_F32(t)[i] = (float)x;
-    else
-        AG_F64(t)[i] = x;
-}
 
 #endif

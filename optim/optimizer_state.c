@@ -188,7 +188,7 @@ int ag_state_get_doubles(const ag_state_reader *r, double *v, int64_t n, const c
         return wrong_kind(r, name, what, t);
     }
     for (int64_t i = 0; i < n; i++)
-        v[i] = ag_ld(t, i);
+        v[i] = ag_float_get(t, i);
     return 0;
 }
 
@@ -421,7 +421,7 @@ static void copy_floating(ag_tensor *dst, const ag_tensor *src) {
         return;
     }
     for (int64_t i = 0; i < dst->numel; i++)
-        ag_st(dst, i, ag_ld(src, i));
+        ag_float_set(dst, i, ag_float_get(src, i));
 }
 
 /* Parameter index's state (of parameter p) into the plan: its step and new buffers. */

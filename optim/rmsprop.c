@@ -26,17 +26,17 @@ static void rmsprop_update(const ag_param_group *group, ag_tensor *p, ag_param_s
     ag_tensor *a = o->centered ? ag_state_buffer(state, GRAD_AVG, p, 0.0, NULL) : NULL;
     if (!v || (o->momentum > 0 && !b) || (o->centered && !a)) return;
     for (int64_t i = 0; i < p->numel; i++) {
-        double g = ag_ld(p->grad, i);
+        double g = ag_float_get(p->grad, i);
         if (o->maximize) g = -g;
-        if (o->weight_decay != 0) g = ag_add_alpha(f32, g, o->weight_decay, ag_ld(p, i));
+        if (o->weight_decay != 0) g = ag_add_alpha(f32, g, o->weight_decay, ag_float_get(p, i));
         /* square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha) */
-        double vi = ag_addcmul(f32, ag_mul_num(f32, ag_ld(v, i), alpha), 1 - alpha, g, g);
-        ag_st(v, i, vi);
+        double vi = ag_addcmul(f32, ag_mul_num(f32, ag_float_get(v, i), alpha), 1 - alpha, g, g);
+        ag_float_set(v, i, vi);
         double avg;
         if (o->centered) {
             /* grad_avg.mul_(alpha).add_(grad, alpha=1 - alpha) */
-            double ai = ag_add_alpha(f32, ag_mul_num(f32, ag_ld(a, i), alpha), 1 - alpha, g);
-            ag_st(a, i, ai);
+            double ai = ag_add_alpha(f32, ag_mul_num(f32, ag_float_get(a, i), alpha), 1 - alpha, g);
+            ag_float_set(a, i, ai);
             /* square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_() */
             avg = ag_round(f32, sqrt(ag_addcmul(f32, vi, -1, ai, ai)));
         } else {
@@ -45,12 +45,13 @@ static void rmsprop_update(const ag_param_group *group, ag_tensor *p, ag_param_s
         avg = ag_round(f32, avg + ag_round(f32, o->eps)); /* avg.add_(eps) */
         if (o->momentum > 0) {
             /* buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr) */
-            double bi = ag_addcdiv(f32, ag_mul_num(f32, ag_ld(b, i), o->momentum), 1, g, avg);
-            ag_st(b, i, bi);
-            ag_st(p, i, ag_add_alpha(f32, ag_ld(p, i), -group->lr, bi));
+            double bi =
+                ag_addcdiv(f32, ag_mul_num(f32, ag_float_get(b, i), o->momentum), 1, g, avg);
+            ag_float_set(b, i, bi);
+            ag_float_set(p, i, ag_add_alpha(f32, ag_float_get(p, i), -group->lr, bi));
         } else {
             /* param.addcdiv_(grad, avg, value=-lr) */
-            ag_st(p, i, ag_addcdiv(f32, ag_ld(p, i), -group->lr, g, avg));
+            ag_float_set(p, i, ag_addcdiv(f32, ag_float_get(p, i), -group->lr, g, avg));
         }
     }
     state->step++;

@@ -25,18 +25,19 @@ static void sgd_update(const ag_param_group *group, ag_tensor *p, ag_param_state
         if (!buf) return;
     }
     for (int64_t i = 0; i < p->numel; i++) {
-        double d = ag_ld(p->grad, i);
+        double d = ag_float_get(p->grad, i);
         if (o->maximize) d = -d;
-        if (o->weight_decay != 0) d = ag_add_alpha(f32, d, o->weight_decay, ag_ld(p, i));
+        if (o->weight_decay != 0) d = ag_add_alpha(f32, d, o->weight_decay, ag_float_get(p, i));
         if (o->momentum != 0) {
             double b = d; /* buf = torch.clone(d_p) */
             if (!first)   /* buf.mul_(momentum).add_(d_p, 1 - tau) */
-                b = ag_add_alpha(f32, ag_mul_num(f32, ag_ld(buf, i), o->momentum), 1 - o->dampening,
-                                 d);
-            ag_st(buf, i, b);
+                b = ag_add_alpha(f32, ag_mul_num(f32, ag_float_get(buf, i), o->momentum),
+                                 1 - o->dampening, d);
+            ag_float_set(buf, i, b);
             d = o->nesterov ? ag_add_alpha(f32, d, o->momentum, b) : b;
         }
-        ag_st(p, i, ag_add_alpha(f32, ag_ld(p, i), -group->lr, d)); /* param.add_(d_p, -lr) */
+        /* param.add_(d_p, alpha=-lr) */
+        ag_float_set(p, i, ag_add_alpha(f32, ag_float_get(p, i), -group->lr, d));
     }
     state->step++;
 }
