@@ -8,6 +8,9 @@
 #define AG_BENCH_H
 
 #define _POSIX_C_SOURCE 200809L
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -34,6 +37,19 @@ static inline double bench_cpu_now(void) {
 static inline double bench_median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, bench_cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The BATCH STEPS arguments of the training benchmarks (defaults 64 and default_steps);
+ * false after printing the usage line. */
+static inline bool bench_batch_steps(int argc, char **argv, int default_steps, int64_t *batch,
+                                     int *steps) {
+    *batch = argc > 1 ? atoll(argv[1]) : 64;
+    *steps = argc > 2 ? atoi(argv[2]) : default_steps;
+    if (argc > 3 || *batch <= 0 || *steps <= 0 || *steps > 1000000) {
+        fprintf(stderr, "usage: %s BATCH STEPS\n", argv[0]);
+        return false;
+    }
+    return true;
 }
 
 #ifdef BENCH_TRAINING /* defined before including bench.h by the training benchmarks */

@@ -22,12 +22,9 @@
 #define POOL 8
 
 int main(int argc, char **argv) {
-    int64_t batch = argc > 1 ? atoll(argv[1]) : 64;
-    int steps = argc > 2 ? atoi(argv[2]) : 20;
-    if (argc > 3 || batch <= 0 || steps <= 0 || steps > 1000000) {
-        fprintf(stderr, "usage: %s BATCH STEPS\n", argv[0]);
-        return 2;
-    }
+    int64_t batch;
+    int steps;
+    if (!bench_batch_steps(argc, argv, 20, &batch, &steps)) return 2;
     ag_manual_seed(0);
     ag_module *m[8]; /* one statement each: the layers draw their weights in torch's order */
     m[0] = ag_conv2d_module(1, 32, AG_PAIR(3), AG_PAIR(1), AG_PAIR(0), true, NULL);

@@ -27,12 +27,9 @@
 #define POOL 16
 
 int main(int argc, char **argv) {
-    int64_t batch = argc > 1 ? atoll(argv[1]) : 64;
-    int steps = argc > 2 ? atoi(argv[2]) : 200;
-    if (argc > 3 || batch <= 0 || steps <= 0 || steps > 1000000) {
-        fprintf(stderr, "usage: %s BATCH STEPS\n", argv[0]);
-        return 2;
-    }
+    int64_t batch;
+    int steps;
+    if (!bench_batch_steps(argc, argv, 200, &batch, &steps)) return 2;
     ag_manual_seed(0);
     ag_module *m[3];
     m[0] = ag_linear_module(784, 256, true, NULL);
