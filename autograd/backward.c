@@ -143,9 +143,11 @@ static void plus_zero(ag_tensor *t) {
 /* Adds g into *slot, a gradient of t's shape. The first contribution allocates it, as zeros
  * plus g: user-owned for a user-owned leaf's .grad, on the tape otherwise (set, not cleared and
  * added into: the same numbers, with less work). temp is g when the caller gives g up, else
- * NULL: a temp of t's own dtype and shape becomes the gradient itself, with no copy. */
+ * NULL: a temp of t's own dtype and shape becomes the gradient itself, with no copy. A leaf's
+ * pending sum (pending) keeps a temp as it is: the flush adds it into zeros or into .grad,
+ * which turns its -0s into +0s then, so the `0 +` pass here would be work done twice. */
 static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g,
-                     ag_tensor *temp) {
+                     ag_tensor *temp, bool pending) {
     if (*slot) {
         ag_add_reduced(*slot, g);
     } else if (user_owned) {
@@ -154,7 +156,7 @@ static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, cons
     } else if (temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
                ag_same_shape_inline(temp, t)) {
         *slot = temp;
-        plus_zero(temp); /* as zeros + g would be */
+        if (!pending) plus_zero(temp); /* as zeros + g would be */
     } else {
         *slot = ag_result(t->dtype, t->ndim, t->shape);
         if (*slot) ag_set_reduced(*slot, g);
@@ -166,7 +168,7 @@ static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, cons
 static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, const ag_tensor *g,
                             ag_tensor *temp) {
     if (fn) {
-        add_into(&fn->grad, t, false, g, temp);
+        add_into(&fn->grad, t, false, g, temp, false);
         return;
     }
     if (!t->pending_grad) {
@@ -176,7 +178,7 @@ static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, con
         p->next = run->leaves;
         run->leaves = p;
     }
-    add_into(&t->pending_grad, t, false, g, temp);
+    add_into(&t->pending_grad, t, false, g, temp, true);
 }
 
 /* ag_accumulate and ag_accumulate_temp: temp is g when the caller gives it up, else NULL. */
@@ -266,7 +268,7 @@ static void run_node(ag_backward_run *run, ag_node *node) {
         fprintf(run->trace, "      g = %s\n", values_str(node->grad, values, sizeof values));
     }
     if (node->out->retains_grad)
-        add_into(&node->out->grad, node->out, false, node->grad, NULL);
+        add_into(&node->out->grad, node->out, false, node->grad, NULL, false);
     node->op->backward(node);
     node->grad = NULL;
     if (!run->retain_graph) node->released = true;
@@ -278,7 +280,7 @@ static void run_flush(ag_backward_run *run) {
         ag_tensor *leaf = p->leaf, *g = leaf->pending_grad;
         leaf->pending_grad = NULL;
         if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
-        add_into(&leaf->grad, leaf, !leaf->tape, g, NULL);
+        add_into(&leaf->grad, leaf, !leaf->tape, g, NULL, false);
         if (run->trace) {
             char name[96], values[256];
             fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),

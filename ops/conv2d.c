@@ -237,9 +237,9 @@ static void conv2d_backward(ag_node *node) {
                 AG_F64(db)[o] = s;
         }
     }
-    if (dx) ag_accumulate(node, 0, dx);
-    if (dw) ag_accumulate(node, 1, dw);
-    if (db) ag_accumulate(node, 2, db);
+    if (dx) ag_accumulate_temp(node, 0, dx);
+    if (dw) ag_accumulate_temp(node, 1, dw);
+    if (db) ag_accumulate_temp(node, 2, db);
 }
 
 static const ag_op conv2d_op = {

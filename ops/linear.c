@@ -41,13 +41,13 @@ static void linear_backward(ag_node *node) {
         ag_tensor *dx = ag_result(dtype, x->ndim, x->shape);
         if (!dx) return;
         ag_gemm(dtype, false, false, r, k, m, g->data, w->data, 0.0, dx->data);
-        ag_accumulate(node, 0, dx);
+        ag_accumulate_temp(node, 0, dx);
     }
     if (ag_needs_grad(node, 1)) { /* dw = g^T @ X */
         ag_tensor *dw = ag_result(dtype, 2, w->shape);
         if (!dw) return;
         ag_gemm(dtype, true, false, m, k, r, g->data, x->data, 0.0, dw->data);
-        ag_accumulate(node, 1, dw);
+        ag_accumulate_temp(node, 1, dw);
     }
     if (ag_needs_grad(node, 2)) { /* db = g summed over rows, in double, rounded once */
         ag_tensor *db = ag_result(dtype, 1, &m);
@@ -61,7 +61,7 @@ static void linear_backward(ag_node *node) {
             else
                 AG_F64(db)[j] = s;
         }
-        ag_accumulate(node, 2, db);
+        ag_accumulate_temp(node, 2, db);
     }
 }
 
