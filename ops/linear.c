@@ -30,6 +30,24 @@ static int64_t rows_of(const ag_tensor *x) {
     return r;
 }
 
+/* sum[j] = the r rows of g (r, m) added in order, in double: row by row, so that the loop
+ * over a row's m columns runs on contiguous memory and vectorises. */
+static void sum_rows(ag_dtype dtype, int64_t r, int64_t m, const void *g, double *sum) {
+    for (int64_t j = 0; j < m; j++)
+        sum[j] = 0;
+    for (int64_t i = 0; i < r; i++) {
+        if (dtype == AG_FLOAT32) {
+            const float *row = (const float *)g + i * m;
+            for (int64_t j = 0; j < m; j++)
+                sum[j] += row[j];
+        } else {
+            const double *row = (const double *)g + i * m;
+            for (int64_t j = 0; j < m; j++)
+                sum[j] += row[j];
+        }
+    }
+}
+
 static void linear_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0), *w = ag_saved(node, 1);
     if (!x || !w) return;
@@ -51,16 +69,11 @@ static void linear_backward(ag_node *node) {
     }
     if (ag_needs_grad(node, 2)) { /* db = g summed over rows, in double, rounded once */
         ag_tensor *db = ag_result(dtype, 1, &m);
-        if (!db) return;
-        for (int64_t j = 0; j < m; j++) {
-            double s = 0;
-            for (int64_t i = 0; i < r; i++)
-                s += dtype == AG_FLOAT32 ? (double)AG_F32(g)[i * m + j] : AG_F64(g)[i * m + j];
-            if (dtype == AG_FLOAT32)
-                AG_F32(db)[j] = (float)s;
-            else
-                AG_F64(db)[j] = s;
-        }
+        double *sum = ag_tape_alloc((size_t)m * sizeof *sum);
+        if (!db || !sum) return;
+        sum_rows(dtype, r, m, g->data, sum);
+        for (int64_t j = 0; j < m; j++)
+            ag_float_set(db, j, sum[j]);
         ag_accumulate_temp(node, 2, db);
     }
 }
