@@ -30,7 +30,7 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS = autograd/autograd.h autograd/data.h autograd/random.h autograd/safetensors.h \
   autograd/checkpoint.h ops/ops.h ops/matmul.h optim/optim.h ops/nn_ops.h nn/nn.h
 
-.PHONY: all deps lib examples benches bench run test check-examples test-asan test-valgrind install clean format
+.PHONY: all deps lib examples benches bench run test check-examples test-asan test-valgrind install clean format FORCE
 
 all: lib examples ## the libraries and the examples
 
@@ -83,11 +83,18 @@ test-valgrind: all $(BUILD)/tests/suite ## the suite under valgrind, failing on 
 	@if grep -l . $(BUILD)/valgrind/*.log >/dev/null 2>&1; then cat $(BUILD)/valgrind/*.log; \
 	  echo "test-valgrind: valgrind reported the errors above"; exit 1; fi
 
-$(BUILD)/obj/%.o: %.c | deps
+# The compiler and flags every object was built with: when they change (OPT=..., CC=...), the
+# objects are rebuilt.
+$(BUILD)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/tests/%.o: tests/%.c | deps
+$(BUILD)/obj/tests/%.o: tests/%.c $(BUILD)/flags | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
