@@ -96,20 +96,40 @@ for w in "${WORKLOADS[@]}"; do
         "(runs: ${a[*]} | ${b[*]})"
 done
 
-# Accuracy after one epoch of the MLP (the same seed: the same initial weights and batches).
+# Accuracy after 5 epochs of the MLP, seed by seed: the same seed gives both programs the same
+# initial weights and the same batches, but the two round differently (exp, the sums of the
+# bias gradients), and SGD at lr 0.1 with momentum 0.9 carries those last bits into different
+# trajectories; one seed's accuracy then moves by about a point either way on both sides. So the
+# target, within 0.5 points of PyTorch, is held by the mean over BENCH_SEEDS seeds (5).
+SEEDS="${BENCH_SEEDS:-5}"
+accuracy() { "$@" | tail -n 1 | sed 's/.*accuracy \([0-9.]*\)%.*/\1/'; }
 if [ -r "$FMNIST/t10k-images-idx3-ubyte.gz" ]; then
-    acc_ours=$($FM --epochs 1 | tail -n 1 | sed 's/.*accuracy \([0-9.]*\)%.*/\1/')
-    acc_torch=$($PY bench/torch/fashion_mnist.py --epochs 1 | tail -n 1 |
-        sed 's/.*accuracy \([0-9.]*\)%.*/\1/')
     {
         echo
-        echo "## Fashion-MNIST, MLP 784-256-10, one epoch (seed 0, batch 64, SGD 0.1 momentum 0.9)"
+        echo "## Fashion-MNIST, MLP 784-256-10, test accuracy after 5 epochs (batch 64, SGD 0.1 momentum 0.9)"
         echo
-        echo "| | libautograd | PyTorch |"
-        echo "|---|---|---|"
-        echo "| test accuracy | $acc_ours% | $acc_torch% |"
+        echo "| seed | libautograd | PyTorch | difference |"
+        echo "|---|---|---|---|"
     } >> "$tmp"
-    echo "bench: fashion-mnist accuracy after one epoch: libautograd $acc_ours%, PyTorch $acc_torch%"
+    sa=0; sb=0
+    for seed in $(seq 0 $((SEEDS - 1))); do
+        a=$(accuracy $FM --epochs 5 --seed "$seed")
+        b=$(accuracy $PY bench/torch/fashion_mnist.py --epochs 5 --seed "$seed")
+        sa=$(awk -v s="$sa" -v x="$a" 'BEGIN {print s + x}')
+        sb=$(awk -v s="$sb" -v x="$b" 'BEGIN {print s + x}')
+        echo "| $seed | $a% | $b% | $(awk -v x="$a" -v y="$b" 'BEGIN {printf "%+.2f", x - y}') |" >> "$tmp"
+        echo "bench: fashion-mnist seed $seed, 5 epochs: libautograd $a%, PyTorch $b%"
+    done
+    ma=$(awk -v s="$sa" -v n="$SEEDS" 'BEGIN {printf "%.2f", s / n}')
+    mb=$(awk -v s="$sb" -v n="$SEEDS" 'BEGIN {printf "%.2f", s / n}')
+    d=$(awk -v x="$ma" -v y="$mb" 'BEGIN {printf "%+.2f", x - y}')
+    met=$(awk -v d="$d" 'BEGIN {print (d <= 0.5 && d >= -0.5) ? "yes" : "no"}')
+    {
+        echo "| mean | $ma% | $mb% | $d |"
+        echo
+        echo "Target: the means within 0.5 points. Met: $met."
+    } >> "$tmp"
+    echo "bench: fashion-mnist mean accuracy over $SEEDS seeds: libautograd $ma%, PyTorch $mb% ($met)"
 fi
 
 # Memory: peak resident set of the whole process (interpreter and libraries included).
