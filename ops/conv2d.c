@@ -57,20 +57,45 @@ static geometry make_geometry(const ag_tensor *x, const ag_tensor *w, ag_pair st
 
 /* ---- the kernels, written once for T = float and T = double ------------------------------- */
 
+/* The outputs j in [*j0, *j1) of a row whose input column j sW - pW + q lies inside 0 .. W-1:
+ * the others read the padding. */
+static void inside_columns(const geometry *g, int64_t q, int64_t *j0, int64_t *j1) {
+    int64_t lo = g->pw - q, hi = g->w + g->pw - q; /* j sW must lie in [lo, hi) */
+    *j0 = lo <= 0 ? 0 : (lo + g->sw - 1) / g->sw;
+    *j1 = hi <= 0 ? 0 : (hi + g->sw - 1) / g->sw;
+    if (*j1 > g->ow) *j1 = g->ow;
+    if (*j0 > *j1) *j0 = *j1;
+}
+
 #define CONV2D_KERNELS(T)                                                                          \
-    /* cols (C kH kW, OH OW) from one image x (C, H, W) */                                         \
+    /* cols (C kH kW, OH OW) from one image x (C, H, W): each row of cols, output row by output \
+     * row, is a run of x's row ih (strided by sW) between zeros of the padding */                \
     static void im2col_##T(const geometry *g, const T *x, T *cols) {                               \
         for (int64_t c = 0; c < g->c; c++)                                                         \
             for (int64_t p = 0; p < g->kh; p++)                                                    \
                 for (int64_t q = 0; q < g->kw; q++) {                                              \
                     T *row = cols + ((c * g->kh + p) * g->kw + q) * g->oh * g->ow;                 \
+                    int64_t j0, j1, sw = g->sw;                                                    \
+                    inside_columns(g, q, &j0, &j1);                                                \
                     for (int64_t i = 0; i < g->oh; i++) {                                          \
+                        T *out = row + i * g->ow;                                                  \
                         int64_t ih = i * g->sh - g->ph + p;                                        \
-                        for (int64_t j = 0; j < g->ow; j++) {                                      \
-                            int64_t iw = j * g->sw - g->pw + q;                                    \
-                            bool inside = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w;            \
-                            row[i * g->ow + j] = inside ? x[(c * g->h + ih) * g->w + iw] : 0;      \
+                        if (ih < 0 || ih >= g->h) {                                                \
+                            for (int64_t j = 0; j < g->ow; j++)                                    \
+                                out[j] = 0;                                                        \
+                            continue;                                                              \
                         }                                                                          \
+                        int64_t at = (c * g->h + ih) * g->w + q - g->pw; /* x[at + j sW] */        \
+                        for (int64_t j = 0; j < j0; j++)                                           \
+                            out[j] = 0;                                                            \
+                        if (sw == 1)                                                               \
+                            for (int64_t j = j0; j < j1; j++)                                      \
+                                out[j] = x[at + j];                                                \
+                        else                                                                       \
+                            for (int64_t j = j0; j < j1; j++)                                      \
+                                out[j] = x[at + j * sw];                                           \
+                        for (int64_t j = j1; j < g->ow; j++)                                       \
+                            out[j] = 0;                                                            \
                     }                                                                              \
                 }                                                                                  \
     }                                                                                              \
@@ -80,14 +105,19 @@ static geometry make_geometry(const ag_tensor *x, const ag_tensor *w, ag_pair st
             for (int64_t p = 0; p < g->kh; p++)                                                    \
                 for (int64_t q = 0; q < g->kw; q++) {                                              \
                     const T *row = cols + ((c * g->kh + p) * g->kw + q) * g->oh * g->ow;           \
+                    int64_t j0, j1, sw = g->sw;                                                    \
+                    inside_columns(g, q, &j0, &j1);                                                \
                     for (int64_t i = 0; i < g->oh; i++) {                                          \
                         int64_t ih = i * g->sh - g->ph + p;                                        \
                         if (ih < 0 || ih >= g->h) continue;                                        \
-                        for (int64_t j = 0; j < g->ow; j++) {                                      \
-                            int64_t iw = j * g->sw - g->pw + q;                                    \
-                            if (iw >= 0 && iw < g->w)                                              \
-                                dx[(c * g->h + ih) * g->w + iw] += row[i * g->ow + j];             \
-                        }                                                                          \
+                        const T *in = row + i * g->ow;                                             \
+                        int64_t at = (c * g->h + ih) * g->w + q - g->pw; /* dx[at + j sW] */       \
+                        if (sw == 1)                                                               \
+                            for (int64_t j = j0; j < j1; j++)                                      \
+                                dx[at + j] += in[j];                                               \
+                        else                                                                       \
+                            for (int64_t j = j0; j < j1; j++)                                      \
+                                dx[at + j * sw] += in[j];                                          \
                     }                                                                              \
                 }                                                                                  \
     }                                                                                              \
