@@ -201,13 +201,17 @@ static ag_tensor *conv2d_forward(const geometry *g, const ag_tensor *x, const ag
     for (int64_t n = 0; n < g->n; n++) {
         char *outn = (char *)out->data + (size_t)(n * g->o * cols) * size;
         /* out[n] starts as the bias (or 0), and the gemm adds w @ cols to it (beta 1) */
-        for (int64_t o = 0; o < g->o; o++)
-            for (int64_t l = 0; l < cols; l++) {
-                if (x->dtype == AG_FLOAT32)
-                    ((float *)outn)[o * cols + l] = b ? AG_F32(b)[o] : 0.0f;
-                else
-                    ((double *)outn)[o * cols + l] = b ? AG_F64(b)[o] : 0.0;
+        for (int64_t o = 0; o < g->o; o++) {
+            if (x->dtype == AG_FLOAT32) {
+                float v = b ? AG_F32(b)[o] : 0.0f, *row = (float *)outn + o * cols;
+                for (int64_t l = 0; l < cols; l++)
+                    row[l] = v;
+            } else {
+                double v = b ? AG_F64(b)[o] : 0.0, *row = (double *)outn + o * cols;
+                for (int64_t l = 0; l < cols; l++)
+                    row[l] = v;
             }
+        }
         im2col(x->dtype, g, (const char *)x->data + (size_t)(n * g->c * g->h * g->w) * size, buf);
         ag_gemm(x->dtype, false, false, g->o, cols, rows, w->data, buf, 1.0, outn);
     }
@@ -258,13 +262,16 @@ static void conv2d_backward(ag_node *node) {
         }
         for (int64_t o = 0; db && o < g.o; o++) { /* summed in double, rounded once */
             double s = 0;
-            for (int64_t n = 0; n < g.n; n++)
-                for (int64_t l = 0, at = (n * g.o + o) * cols; l < cols; l++)
-                    s += dtype == AG_FLOAT32 ? (double)AG_F32(gy)[at + l] : AG_F64(gy)[at + l];
-            if (dtype == AG_FLOAT32)
-                AG_F32(db)[o] = (float)s;
-            else
-                AG_F64(db)[o] = s;
+            for (int64_t n = 0; n < g.n; n++) {
+                int64_t at = (n * g.o + o) * cols;
+                if (dtype == AG_FLOAT32)
+                    for (int64_t l = 0; l < cols; l++)
+                        s += AG_F32(gy)[at + l];
+                else
+                    for (int64_t l = 0; l < cols; l++)
+                        s += AG_F64(gy)[at + l];
+            }
+            ag_float_set(db, o, s);
         }
     }
     if (dx) ag_accumulate_temp(node, 0, dx);
