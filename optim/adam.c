@@ -18,6 +18,53 @@
 
 enum { EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ };
 
+/*
+ * The update of n float32 values in float arithmetic, each operation rounded as the generic
+ * loop below rounds it (fmaf is torch's fused add(x, y, alpha) and addcmul). As in sgd.c, the
+ * flags are parameters of an always-inlined function, so that the common case (Adam or AdamW
+ * without amsgrad or maximize) is a loop without branches, which the compiler vectorises.
+ */
+typedef struct adam_f32_args {
+    float beta1, beta2, one_minus_beta1, one_minus_beta2, decay, eps, bias_correction2_sqrt;
+    float neg_step_size; /* -lr / bias_correction1 */
+} adam_f32_args;
+
+static inline __attribute__((always_inline)) void
+adam_f32_loop(int64_t n, float *restrict p, const float *restrict grad, float *restrict m,
+              float *restrict v, float *restrict vmax, adam_f32_args a, bool maximize,
+              bool decoupled, bool l2, bool amsgrad) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = maximize ? -grad[i] : grad[i], theta = p[i];
+        if (decoupled) theta = theta * a.decay;
+        if (l2) g = fmaf(a.decay, theta, g);
+        float mi = fmaf(a.one_minus_beta1, g, m[i] * a.beta1);
+        float vi = fmaf(a.one_minus_beta2 * g, g, v[i] * a.beta2);
+        m[i] = mi;
+        v[i] = vi;
+        if (amsgrad) {
+            float mx = vmax[i];
+            vi = isnan(mx) || mx > vi ? mx : vi;
+            vmax[i] = vi;
+        }
+        float denom = sqrtf(vi) / a.bias_correction2_sqrt + a.eps;
+        p[i] = theta + (a.neg_step_size * mi) / denom;
+    }
+}
+
+/* decay: AdamW's 1 - lr * weight_decay, or Adam's weight_decay (0: none). */
+AG_FMA_CLONES
+static void adam_f32(const ag_adam_options *o, bool decoupled, adam_f32_args a, ag_tensor *p,
+                     ag_tensor *m, ag_tensor *v, ag_tensor *vmax) {
+    bool l2 = !decoupled && o->weight_decay != 0;
+    float *mx = vmax ? vmax->data : NULL;
+    if (!o->maximize && !o->amsgrad)
+        adam_f32_loop(p->numel, p->data, p->grad->data, m->data, v->data, mx, a, false,
+                      decoupled, l2, false);
+    else
+        adam_f32_loop(p->numel, p->data, p->grad->data, m->data, v->data, mx, a, o->maximize,
+                      decoupled, l2, o->amsgrad);
+}
+
 AG_FMA_CLONES
 static void adam_common(const ag_param_group *group, ag_tensor *p, ag_param_state *state,
                         bool decoupled) {
@@ -33,6 +80,15 @@ static void adam_common(const ag_param_group *group, ag_tensor *p, ag_param_stat
     double bias_correction2 = 1 - pow(beta2, state->step);
     double step_size = lr / bias_correction1;
     double bias_correction2_sqrt = sqrt(bias_correction2);
+    if (f32 && p->grad->dtype == AG_FLOAT32) {
+        double decay = decoupled ? 1 - lr * o->weight_decay : o->weight_decay;
+        adam_f32_args a = {(float)beta1,        (float)beta2,
+                           (float)(1 - beta1),  (float)(1 - beta2),
+                           (float)decay,        (float)o->eps,
+                           (float)bias_correction2_sqrt, (float)-step_size};
+        adam_f32(o, decoupled, a, p, m, v, vmax);
+        return;
+    }
     for (int64_t i = 0; i < p->numel; i++) {
         double g = ag_float_get(p->grad, i), theta = ag_float_get(p, i);
         if (o->maximize) g = -g;
