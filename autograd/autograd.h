@@ -63,6 +63,9 @@ typedef enum ag_dtype {
     AG_FLOAT32, /* torch.float32, the default */
     AG_FLOAT64, /* torch.float64 */
     AG_INT64,   /* torch.int64: indices and class labels; never requires grad */
+    AG_UINT8,   /* torch.uint8: data kept as bytes (images); never requires grad. Creation,
+                 * ag_to, ag_item/ag_get, printing, copies, shape ops and index_select (so
+                 * batches) take it; arithmetic does not: ag_to(x, AG_FLOAT32) first */
 } ag_dtype;
 
 typedef struct ag_tensor ag_tensor;
@@ -78,28 +81,32 @@ struct ag_tensor {
     int ndim;                     /* 0 for a scalar, at most AG_MAX_DIMS */
     int64_t shape[AG_MAX_DIMS];   /* shape[0..ndim-1] */
     int64_t numel;                /* product of the shape; 1 for a scalar */
-    void *data;                   /* numel elements, row-major: float, double or int64_t */
+    void *data;                   /* numel elements, row-major: float, double, int64_t or
+                                     uint8_t */
     ag_tensor *grad;              /* .grad: NULL until a backward reaches this tensor (None) */
     ag_node *grad_fn;             /* the node that made this tensor; NULL for a leaf */
+    const char *name;             /* optional label for printing and pictures (not copied) */
     bool requires_grad;
     bool retains_grad;            /* set by ag_retain_grad() on a non-leaf */
-    const char *name;             /* optional label for printing and pictures (not copied) */
     /* ------------------------------ machinery ------------------------------------------ */
+    /* (packed: the small fields share the word of the two flags above; a tape makes a tensor
+     * per op result, and every byte of it is written) */
+    bool owns_data;               /* data was malloc'd for this tensor (user-owned only) */
+    uint8_t origin;               /* how it came to be, for ag_explain_grad (AG_ORIGIN_*) */
+    int line;                     /* with file, below */
     ag_tensor *base;              /* for a view (reshape, detach, ...): the tensor it aliases */
     uint64_t version;             /* bumped by every in-place change (of the base, for a view) */
     ag_tape *tape;                /* the tape that owns this tensor; NULL when it is yours */
-    bool owns_data;               /* data was malloc'd for this tensor (user-owned only) */
-    uint8_t origin;               /* how it came to be, for ag_explain_grad (AG_ORIGIN_*) */
     const char *file;             /* the call that made it (ops) or last cleared its grad */
-    int line;
     struct ag_hook *hooks;        /* gradient hooks (ag_register_hook) */
     ag_tensor *pending_grad;      /* a leaf's gradient summed while a backward runs */
 };
 
-/* Typed access to the data: AG_F32(t)[i], AG_F64(t)[i], AG_I64(t)[i]. */
+/* Typed access to the data: AG_F32(t)[i], AG_F64(t)[i], AG_I64(t)[i], AG_U8(t)[i]. */
 #define AG_F32(t) ((float *)(t)->data)
 #define AG_F64(t) ((double *)(t)->data)
 #define AG_I64(t) ((int64_t *)(t)->data)
+#define AG_U8(t) ((uint8_t *)(t)->data)
 
 /* A shape as two arguments (ndim, dims): ag_zeros(AG_FLOAT32, AG_SHAPE(3, 4)). */
 #define AG_SHAPE(...) AG_NARGS(__VA_ARGS__), ((const int64_t[]){__VA_ARGS__})
@@ -119,13 +126,16 @@ struct ag_tensor {
 
 /*
  * Creation. Every function here returns a new tensor owned by the caller (free it with
- * ag_tensor_free), not requiring grad; NULL after reporting a bad shape or dtype.
+ * ag_tensor_free), not requiring grad; NULL after reporting a bad shape or dtype. A value
+ * stored into uint8 is checked as torch checks a Python number: an integer in [-255, 255]
+ * wraps (-1 is 255), another number must lie in (0, 255) and is truncated; else "value cannot
+ * be converted to type uint8_t without overflow".
  */
 ag_tensor *ag_empty(ag_dtype dtype, int ndim, const int64_t *shape); /* data uninitialised */
 ag_tensor *ag_zeros(ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_ones(ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_full(ag_dtype dtype, int ndim, const int64_t *shape, double value);
-/* Copies numel elements of dtype from data (a float*, double* or int64_t*). */
+/* Copies numel elements of dtype from data (a float*, double*, int64_t* or uint8_t*). */
 ag_tensor *ag_from_data(const void *data, ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_scalar(double value, ag_dtype dtype); /* 0-d, as torch.tensor(value) */
 /* [start, end) by step, as torch.arange; the length is ceil((end - start) / step). */
@@ -166,7 +176,8 @@ bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
 size_t ag_repr(const ag_tensor *t, char *buf, size_t size);
 void ag_fprint(FILE *f, const ag_tensor *t);
 void ag_print(const ag_tensor *t);
-/* "torch.float32", "torch.float64", "torch.int64"; and the size in bytes of one element. */
+/* "torch.float32", "torch.float64", "torch.int64", "torch.uint8"; and the size in bytes of one
+ * element. */
 const char *ag_dtype_name(ag_dtype dtype);
 size_t ag_dtype_size(ag_dtype dtype);
 /* The grad_fn's name ("MulBackward0"), or NULL for a leaf. */

@@ -37,8 +37,8 @@ struct ag_backward_run {
     FILE *trace;
 };
 
-static _Thread_local ag_backward_run *running; /* the run whose step is executing */
-static _Thread_local FILE *trace_out;
+static AG_THREAD_LOCAL ag_backward_run *running; /* the run whose step is executing */
+static AG_THREAD_LOCAL FILE *trace_out;
 
 void ag_set_backward_trace(FILE *out) { trace_out = out; }
 
@@ -50,19 +50,13 @@ static const char *tensor_type_name(ag_dtype dtype) {
                                  : "torch.LongTensor";
 }
 
-void ag_save(ag_node *node, ag_tensor *t) {
-    if (!node || !t) return;
-    if (node->nsaved == AG_MAX_SAVED) {
-        AG_ERROR(node->op->name, "internal error: more than %d saved tensors", AG_MAX_SAVED);
-        return;
-    }
-    node->saved[node->nsaved] = t;
-    node->saved_version[node->nsaved] = ag_version_inline(t);
-    node->nsaved++;
+/* ag_save and ag_saved are inline (internal.h); here are their rare paths. */
+AG_COLD void ag_save_overflow(ag_node *node) {
+    AG_ERROR(node->op->name, "internal error: more than %d saved tensors", AG_MAX_SAVED);
 }
 
 /* Why ag_saved() cannot give saved tensor k: reports it. */
-static void saved_error(ag_node *node, int k) {
+AG_COLD void ag_saved_error(ag_node *node, int k) {
     if (node->released) {
         AG_ERROR(node->op->name,
                  "Trying to backward through the graph a second time (or directly access saved "
@@ -86,17 +80,6 @@ static void saved_error(ag_node *node, int k) {
                  (unsigned long long)now, (unsigned long long)node->saved_version[k],
                  node->op->name, node->file ? node->file : "?", node->line);
     }
-}
-
-ag_tensor *ag_saved(ag_node *node, int k) {
-    ag_tensor *t = node->saved[k];
-    if (!node->released && ag_version_inline(t) == node->saved_version[k]) return t;
-    saved_error(node, k);
-    return NULL;
-}
-
-bool ag_needs_grad(const ag_node *node, int k) {
-    return node->input_needs[k];
 }
 
 /* ---- narration ---------------------------------------------------------------------------- */
@@ -133,7 +116,14 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
 
 /* t = 0 + t, elementwise (floating t): the one thing adding t into zeros changes is that a -0
  * becomes +0. */
-static void plus_zero(ag_tensor *t) {
+static inline void plus_zero(ag_tensor *t) {
+    if (t->numel == 1) { /* a scalar: spares the vectorised loop's set-up */
+        if (t->dtype == AG_FLOAT32)
+            AG_F32(t)[0] = 0.0f + AG_F32(t)[0];
+        else
+            AG_F64(t)[0] = 0.0 + AG_F64(t)[0];
+        return;
+    }
     if (t->dtype == AG_FLOAT32)
         for (int64_t i = 0; i < t->numel; i++) AG_F32(t)[i] = 0.0f + AG_F32(t)[i];
     else
@@ -146,8 +136,8 @@ static void plus_zero(ag_tensor *t) {
  * NULL: a temp of t's own dtype and shape becomes the gradient itself, with no copy. A leaf's
  * pending sum (pending) keeps a temp as it is: the flush adds it into zeros or into .grad,
  * which turns its -0s into +0s then, so the `0 +` pass here would be work done twice. */
-static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, const ag_tensor *g,
-                     ag_tensor *temp, bool pending) {
+static inline void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned,
+                            const ag_tensor *g, ag_tensor *temp, bool pending) {
     if (*slot) {
         ag_add_reduced(*slot, g);
     } else if (user_owned) {
@@ -165,8 +155,8 @@ static void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned, cons
 
 /* Adds g into t's gradient for this run: fn's grad where fn made t (when the edge was
  * recorded), else t's pending sum as a leaf. */
-static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, const ag_tensor *g,
-                            ag_tensor *temp) {
+static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn,
+                                   const ag_tensor *g, ag_tensor *temp) {
     if (fn) {
         add_into(&fn->grad, t, false, g, temp, false);
         return;
@@ -181,32 +171,68 @@ static void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn, con
     add_into(&t->pending_grad, t, false, g, temp, true);
 }
 
-/* ag_accumulate and ag_accumulate_temp: temp is g when the caller gives it up, else NULL. */
-static void accumulate(ag_node *node, int k, const ag_tensor *g, ag_tensor *temp) {
+/* accumulate's watched path, in anomaly mode or with a trace: checks g for NaN and infinity
+ * (false after reporting one) and narrates what input k receives. */
+AG_COLD static bool watch(ag_backward_run *run, ag_node *node, int k, const ag_tensor *g) {
     ag_tensor *in = node->inputs[k];
-    if (!node->input_needs[k] || !g || !running) return;
-    if (ag_is_anomaly_enabled() && !ag_anomaly_check("backward", node, g)) return;
-    if (running->trace) {
+    if (ag_anomaly_on && !ag_anomaly_check("backward", node, g)) return false;
+    if (run->trace) {
         /* Show what the input receives, summed to its own shape. */
         ag_tensor *share = ag_result_zeros(in->dtype, in->ndim, in->shape);
         if (share) {
             ag_add_reduced(share, g);
             char name[96], values[256];
-            fprintf(running->trace, "      input %d (%s) += %s\n", k, who(in, name, sizeof name),
+            fprintf(run->trace, "      input %d (%s) += %s\n", k, who(in, name, sizeof name),
                     values_str(share, values, sizeof values));
         }
     }
+    return true;
+}
+
+/* ag_accumulate and ag_accumulate_temp: temp is g when the caller gives it up, else NULL. */
+AG_NOINLINE static void accumulate(ag_node *node, int k, const ag_tensor *g, ag_tensor *temp) {
+    ag_backward_run *run = running;
+    if (!node->input_needs[k] || !g || !run) return;
+    if ((ag_anomaly_on || run->trace) && !watch(run, node, k, g)) return;
     /* (as a check: a temporary is on the run's tape, not a view, not in a graph; and
      * node->grad may be a hook's replacement, which the hook may hold on to) */
-    if (temp && (temp->tape != running->tape || temp->base || temp->requires_grad ||
+    if (temp && (temp->tape != run->tape || temp->base || temp->requires_grad ||
                  (temp == node->grad && node->out->hooks)))
         temp = NULL;
-    accumulate_into(running, in, node->input_fns[k], g, temp);
+    accumulate_into(run, node->inputs[k], node->input_fns[k], g, temp);
 }
 
 void ag_accumulate(ag_node *node, int k, const ag_tensor *g) { accumulate(node, k, g, NULL); }
 
-void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g) { accumulate(node, k, g, g); }
+/* The common case of ag_accumulate_temp, tested before anything else: nothing watches (no
+ * anomaly mode, no trace), g may be given up (as accumulate checks), and it is the first
+ * gradient of a node's output, with its dtype and shape: then g becomes that gradient, as
+ * accumulate would make it, without the full path's calls and register saves. */
+void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g) {
+    ag_backward_run *run = running;
+    ag_node *fn = node->input_fns[k];
+    const ag_tensor *in = node->inputs[k];
+    if (run && g && fn && !fn->grad && node->input_needs[k] && !ag_anomaly_on && !run->trace &&
+        g->tape == run->tape && !g->base && !g->requires_grad &&
+        !(g == node->grad && node->out->hooks) && g->dtype == in->dtype &&
+        ag_is_floating(g->dtype) && ag_same_shape_inline(g, in)) {
+        fn->grad = g;
+        plus_zero(g); /* as zeros + g would be */
+        return;
+    }
+    accumulate(node, k, g, g);
+}
+
+/* (The same conditions as accumulate's for giving node->grad up: it is this node's alone, as
+ * add_into hands each temporary to one gradient only.) */
+ag_tensor *ag_grad_scratch(ag_node *node) {
+    ag_tensor *g = node->grad;
+    ag_backward_run *run = running;
+    if (!g || !run || ag_anomaly_on || node->out->hooks || g->tape != run->tape || g->base ||
+        g->requires_grad)
+        return NULL;
+    return g;
+}
 
 /* ---- a run -------------------------------------------------------------------------------- */
 

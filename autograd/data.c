@@ -4,8 +4,9 @@
  *
  * The loader keeps the epoch's order of sample indices (0..N-1, or a randperm drawn as torch's
  * RandomSampler draws it) and a position in it; a batch is one index_select per tensor at the
- * next B indices, made on the current tape. The IDX reader goes through zlib's gzread, which
- * reads gzipped and plain files alike, a chunk at a time straight into the tensor.
+ * next B indices, made on the current tape (each batch has its tensor's dtype: uint8 images
+ * give uint8 batches). The IDX reader goes through zlib's gzread, which reads gzipped and
+ * plain files alike, a chunk at a time straight into the tensor.
  */
 #define _POSIX_C_SOURCE 200809L /* stat, access */
 
@@ -399,6 +400,7 @@ typedef enum idx_mode {
     IDX_RAW,    /* the values unchanged (ag_idx_load) */
     IDX_IMAGES, /* uint8 / 255 as float32 (ag_idx_load_images) */
     IDX_LABELS, /* uint8 as int64 (ag_idx_load_labels) */
+    IDX_UINT8,  /* uint8 kept as bytes (ag_idx_load_uint8) */
 } idx_mode;
 
 /* The element types of IDX, by their type byte. */
@@ -431,6 +433,10 @@ static uint64_t read_be64(const unsigned char *p) {
 /* Converts n elements of type code (big-endian bytes at p) into out at element offset at. */
 static void idx_convert(unsigned code, idx_mode mode, const unsigned char *p, int64_t n,
                         ag_tensor *out, int64_t at) {
+    if (mode == IDX_UINT8) { /* the file's bytes are the tensor's */
+        memcpy(AG_U8(out) + at, p, (size_t)n);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         switch (code) {
         case 0x08:
@@ -544,6 +550,12 @@ static int idx_read(const char *where, const char *path, idx_mode mode, ag_tenso
                                  where, path, (unsigned)magic);
         goto done;
     }
+    if (mode == IDX_UINT8 && code != 0x08) {
+        status = ag_status_error("%s: %s: the elements are %s (magic 0x%08x), not unsigned bytes "
+                                 "(type 08): ag_idx_load reads any type",
+                                 where, path, type->name, (unsigned)magic);
+        goto done;
+    }
     if (ndim > AG_MAX_DIMS) {
         status = ag_status_error("%s: %s: the file has %u dims; a tensor has at most %d", where,
                                  path, ndim, AG_MAX_DIMS);
@@ -598,7 +610,10 @@ static int idx_read(const char *where, const char *path, idx_mode mode, ag_tenso
     }
 
     /* The tensor, filled a chunk at a time. */
-    ag_dtype dtype = mode == IDX_LABELS ? AG_INT64 : mode == IDX_IMAGES ? AG_FLOAT32 : type->dtype;
+    ag_dtype dtype = mode == IDX_LABELS   ? AG_INT64
+                     : mode == IDX_IMAGES ? AG_FLOAT32
+                     : mode == IDX_UINT8  ? AG_UINT8
+                                          : type->dtype;
     chunk = malloc(IDX_CHUNK);
     t = chunk ? ag_empty(dtype, (int)ndim, shape) : NULL;
     if (!t) {
@@ -656,6 +671,10 @@ int ag_idx_load_images(const char *path, ag_tensor **out) {
 
 int ag_idx_load_labels(const char *path, ag_tensor **out) {
     return idx_read("ag_idx_load_labels", path, IDX_LABELS, out);
+}
+
+int ag_idx_load_uint8(const char *path, ag_tensor **out) {
+    return idx_read("ag_idx_load_uint8", path, IDX_UINT8, out);
 }
 
 const char *ag_fashion_mnist_dir(void) {

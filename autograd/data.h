@@ -9,6 +9,7 @@
  *     char path[512];                                     //          y (N) int64
  *     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
  *     if (!dir || ag_idx_load_images(path, &x) < 0) { puts(ag_last_error()); return 1; }
+ *     ...  (or ag_idx_load_uint8: x as bytes, as .data is, each batch converted: see below)
  *     ...  (ag_idx_load_labels for y: "train-labels-idx1-ubyte.gz")
  *     ag_tensor *data[] = {x, y};                         // ds = TensorDataset(x, y)
  *     ag_data_loader *loader = ag_data_loader_new(data, 2,
@@ -148,11 +149,20 @@ int64_t ag_data_loader_num_samples(const ag_data_loader *loader);
  */
 
 /* Any IDX file, its values unchanged: float32, except int32 and float64 elements, which are
- * read as float64 (the only dtype that holds every one of them exactly). Shape: the dims. */
+ * read as float64 (the only dtype that holds every one of them exactly). Shape: the dims.
+ * (Kept so for compatibility: to keep unsigned bytes as bytes, use ag_idx_load_uint8.) */
 int ag_idx_load(const char *path, ag_tensor **out);
 
+/* An IDX file of unsigned bytes (type 0x08: MNIST's images and labels), as a uint8 tensor of
+ * its dims holding the file's bytes: torchvision's MNIST(...).data, a quarter of the memory of
+ * float32. A batch becomes ToTensor()'s float32 v / 255, bit for bit, with
+ *     ag_div_scalar(ag_to(batch, AG_FLOAT32), 255.0)     // xb.to(torch.float32).div(255)
+ * (examples/fashion_mnist.c keeps its images so). Another element type is an error. */
+int ag_idx_load_uint8(const char *path, ag_tensor **out);
+
 /* Images (magic 0x00000803): float32 (N, rows, cols), each byte v as v / 255 in float32, as
- * torchvision's ToTensor() gives. */
+ * torchvision's ToTensor() gives: the numbers ag_idx_load_uint8 and that conversion give,
+ * made all at once (four times the memory). */
 int ag_idx_load_images(const char *path, ag_tensor **out);
 
 /* Labels (magic 0x00000801): int64 (N), for cross_entropy / nll_loss targets. */

@@ -45,6 +45,7 @@ static double get(const ag_tensor *t, int64_t i) {
     case AG_FLOAT32: return AG_F32(t)[i];
     case AG_FLOAT64: return AG_F64(t)[i];
     case AG_INT64: return (double)AG_I64(t)[i];
+    case AG_UINT8: return AG_U8(t)[i];
     }
     return 0;
 }
@@ -59,6 +60,9 @@ ag_tensor *ag_cast(ag_tensor *t, ag_dtype dtype) {
         case AG_FLOAT32: AG_F32(r)[i] = (float)v; break;
         case AG_FLOAT64: AG_F64(r)[i] = v; break;
         case AG_INT64: AG_I64(r)[i] = (int64_t)v; break;
+        case AG_UINT8: /* int64 wraps modulo 256 exactly, not through a double */
+            AG_U8(r)[i] = t->dtype == AG_INT64 ? (uint8_t)AG_I64(t)[i] : ag_to_uint8(v);
+            break;
         }
     }
     return r;
@@ -98,7 +102,7 @@ static bool next_run(int ndim, const int64_t *shape, int64_t *idx, const int64_t
  * any other case. */
 static bool binary_map_simple(const ag_binary_kernel *k, ag_tensor *a, ag_tensor *b,
                               ag_tensor **result) {
-    if (!a || !b || a->dtype != b->dtype || a->dtype == AG_INT64) return false;
+    if (!a || !b || a->dtype != b->dtype || !ag_is_floating(a->dtype)) return false;
     const ag_tensor *shaped =
         b->ndim == 0 ? a : a->ndim == 0 || ag_same_shape_inline(a, b) ? b : NULL;
     if (!shaped) return false;
@@ -156,7 +160,7 @@ ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a
 
 ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_tensor *x,
                                 double s) {
-    if (x->dtype == AG_INT64) return ag_binary_map(op, k, x, ag_wrap_scalar(s, x->dtype));
+    if (!ag_is_floating(x->dtype)) return ag_binary_map(op, k, x, ag_wrap_scalar(s, x->dtype));
     ag_tensor *out = ag_result_like(x);
     if (!out || out->numel == 0) return out;
     if (x->dtype == AG_FLOAT32) {

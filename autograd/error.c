@@ -6,6 +6,7 @@
  */
 #include "autograd/internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,9 +80,22 @@ bool ag_check_tensor(const char *op, const ag_tensor *t, const char *argname) {
 }
 
 bool ag_check_floating(const char *op, const ag_tensor *t) {
-    if (t->dtype != AG_INT64) return true;
-    AG_ERROR(op, "expected a floating point tensor (torch.float32 or torch.float64), but got "
-                 "torch.int64");
+    if (ag_is_floating(t->dtype)) return true;
+    AG_ERROR(op, "expected a floating point tensor (torch.float32 or torch.float64), but got %s",
+             ag_dtype_name(t->dtype));
+    return false;
+}
+
+/* torch's check of a Python number stored into uint8 (c10::checked_convert): an int may be
+ * negative down to -255 and wraps (-1 -> 255), a float must lie in [0, 255] and is truncated.
+ * A double cannot tell 3 from 3.0, so an integral value follows the int rule. */
+bool ag_check_uint8_value(const char *op, double v, uint8_t *out) {
+    bool integral = v == trunc(v);
+    if (integral ? v >= -255.0 && v <= 255.0 : v > 0.0 && v < 255.0) {
+        *out = ag_to_uint8(v);
+        return true;
+    }
+    AG_ERROR(op, "value cannot be converted to type uint8_t without overflow");
     return false;
 }
 

@@ -119,7 +119,8 @@ static void dot_tensor(FILE *out, const ag_tensor *t, bool root) {
     fprintf(out, "  t%p [shape=%s, label=\"%s%s", (const void *)t, root ? "doubleoctagon" : "box",
             t->name ? t->name : "", t->name ? " " : "");
     fprintf(out, "%s %s", ag_shape_str(shape, t->ndim, t->shape),
-            t->dtype == AG_FLOAT64 ? "f64" : t->dtype == AG_INT64 ? "i64" : "f32");
+            t->dtype == AG_FLOAT64 ? "f64" : t->dtype == AG_INT64 ? "i64"
+                                   : t->dtype == AG_UINT8 ? "u8" : "f32");
     if (t->numel <= 8) {
         dot_values(out, "data ", t);
         if (t->grad) dot_values(out, "grad ", t->grad);

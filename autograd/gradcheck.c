@@ -44,7 +44,7 @@ bool ag_gradcheck(ag_function f, void *ctx, ag_tensor *const *inputs, int ninput
     int64_t m = y ? y->numel : 0;
     for (int i = 0; i < ninputs && y; i++) {
         ag_tensor *x = inputs[i];
-        if (!x->requires_grad || x->dtype == AG_INT64) continue;
+        if (!x->requires_grad || !ag_is_floating(x->dtype)) continue;
         /* analytic[j * n + k] = d y_j / d x_k, row j from a backward seeded at j */
         int64_t n = x->numel;
         double *analytic = calloc((size_t)(m * n) + 1, sizeof *analytic);

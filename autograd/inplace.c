@@ -56,8 +56,10 @@ ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_
                  ag_shape_str(s1, t->ndim, t->shape), ag_shape_str(s2, ndim, shape));
         return NULL;
     }
-    if (t->dtype == AG_INT64 && other->dtype != AG_INT64) {
-        AG_ERROR(op, "result type Float can't be cast to the desired output type Long");
+    if (!ag_is_floating(t->dtype) && ag_is_floating(other->dtype)) { /* (ag_copy_ converts) */
+        AG_ERROR(op, "result type %s can't be cast to the desired output type %s",
+                 other->dtype == AG_FLOAT32 ? "Float" : "Double",
+                 t->dtype == AG_UINT8 ? "Byte" : "Long");
         return NULL;
     }
     bool graph = ag_is_grad_enabled() && (t->requires_grad || other->requires_grad);
@@ -75,7 +77,7 @@ ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_
 
 ag_tensor *ag_inplace_elementwise(const char *op, ag_tensor *t, ag_tensor *other,
                                   const ag_binary_kernel *k, ag_binary_fn fn) {
-    bool direct = t && other && t->dtype == other->dtype && t->dtype != AG_INT64 &&
+    bool direct = t && other && t->dtype == other->dtype && ag_is_floating(t->dtype) &&
                   (other->ndim == 0 || ag_same_shape_inline(t, other)) &&
                   !ag_record_needed(t, other);
     if (!direct) return ag_inplace(op, t, other, fn);

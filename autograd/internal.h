@@ -25,6 +25,23 @@
 #else
 #define AG_COLD
 #endif
+/* Thread-local state that the hot paths read. The initial-exec model makes a read one load from
+ * the thread's block; the default model of -fPIC code is a call (__tls_get_addr), and worse,
+ * the compiler then saves registers around it in every function that reads the state. (A
+ * library with such variables takes a little of the static TLS space that glibc keeps for
+ * dlopen: a few dozen bytes here.) */
+#if defined(__GNUC__)
+#define AG_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define AG_THREAD_LOCAL _Thread_local
+#endif
+/* Keeps a function out of line: for the full path behind a short inline fast path, so that the
+ * fast path does not pay the full path's register saves. */
+#if defined(__GNUC__)
+#define AG_NOINLINE __attribute__((noinline))
+#else
+#define AG_NOINLINE
+#endif
 
 /* ---- ops and nodes ------------------------------------------------------------------------ */
 
@@ -91,22 +108,29 @@ bool ag_anomaly_check(const char *what, const ag_node *node, const ag_tensor *t)
  * then out becomes its output (requires_grad, grad_fn). Returns NULL when nothing is
  * recorded. Reports (and returns NULL) if an input's graph lives on another tape. */
 ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs);
+/* This thread's grad mode (off) and anomaly mode (on), kept in tape.c and read here by the
+ * inline fast paths. Change them only with ag_set_grad_enabled and ag_set_detect_anomaly. */
+extern AG_THREAD_LOCAL bool ag_grad_off;
+extern AG_THREAD_LOCAL bool ag_anomaly_on;
 /* Whether an op on a and b (either may be NULL) must pass through ag_record: grad mode is on
  * and one of them requires grad, or anomaly mode checks every result. When it need not, an op
  * may skip what only the record would use (a number wrapped as a 0-d tensor, a copy of the old
  * value for an in-place op) and give the same result. */
-bool ag_record_needed(const ag_tensor *a, const ag_tensor *b);
+static inline bool ag_record_needed(const ag_tensor *a, const ag_tensor *b) {
+    return ag_anomaly_on ||
+           (!ag_grad_off && ((a && a->requires_grad) || (b && b->requires_grad)));
+}
 /* The tape's nodes in the order they ran (backward.c walks them in reverse). */
 ag_node **ag_tape_nodes(ag_tape *tape, int64_t *n);
 /* Makes t the node's output in place of the tensor it made (the last step of an in-place op);
  * a tensor the caller owns is turned back into a leaf when the tape is reset. */
 void ag_node_set_output(ag_node *node, ag_tensor *t);
-/* Saves t for backward, remembering its version. */
-void ag_save(ag_node *node, ag_tensor *t);
+/* Saves t for backward, remembering its version. (Inline: it runs for most ops.) */
+static inline void ag_save(ag_node *node, ag_tensor *t);
 /* Saved tensor k, after checking it was not freed by a backward nor changed in place. */
-ag_tensor *ag_saved(ag_node *node, int k);
+static inline ag_tensor *ag_saved(ag_node *node, int k);
 /* Whether input k of node will take a gradient (it or its history requires grad). */
-bool ag_needs_grad(const ag_node *node, int k);
+static inline bool ag_needs_grad(const ag_node *node, int k) { return node->input_needs[k]; }
 /* Adds g into input k's gradient, casting to its dtype. g has the input's own shape, or a
  * shape the input broadcasts to (typically the output's): then the dims where the input was
  * broadcast are summed over. (g may not be smaller than the input: expand it first.) */
@@ -116,13 +140,30 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
  * When it is the input's first gradient in this run and has the input's dtype and shape, it
  * becomes that gradient as it is, instead of being copied. */
 void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g);
+/* node->grad when the node's backward may overwrite it, at its last use, with a result of the
+ * same dtype and shape to give up (ag_accumulate_temp), sparing a new tensor: a temporary of
+ * this run that nothing else holds (no hook, not a view). NULL when it may not, and always in
+ * anomaly mode (where an op computed by the backward is checked as it is made). */
+ag_tensor *ag_grad_scratch(ag_node *node);
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
 /* ag_dtype_size() for the hot paths, where a call would cost more than the answer. */
 static inline size_t ag_elem_size(ag_dtype dtype) {
     return dtype == AG_FLOAT32 ? sizeof(float) : dtype == AG_FLOAT64 ? sizeof(double)
-                                                                      : sizeof(int64_t);
+                                 : dtype == AG_UINT8 ? sizeof(uint8_t) : sizeof(int64_t);
+}
+
+/* Whether dtype is float32 or float64: what arithmetic and gradients take (not int64, uint8). */
+static inline bool ag_is_floating(ag_dtype dtype) {
+    return dtype == AG_FLOAT32 || dtype == AG_FLOAT64;
+}
+
+/* v as torch converts a floating value to uint8 on x86: truncated toward zero, then wrapped
+ * modulo 256 (300 -> 44, -1 -> 255); NaN, infinities and values beyond int64 give 0 (where C's
+ * cast would be undefined). */
+static inline uint8_t ag_to_uint8(double v) {
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (uint8_t)(int64_t)v : 0;
 }
 
 /* A new tape-owned tensor, data uninitialised (64-byte aligned from 64 bytes up). */
@@ -189,6 +230,9 @@ uint64_t ag_error_count(void);
 /* Each check reports in PyTorch's words and returns false on bad input. */
 bool ag_check_tensor(const char *op, const ag_tensor *t, const char *argname); /* not NULL */
 bool ag_check_floating(const char *op, const ag_tensor *t);     /* float32 or float64 */
+/* A number stored into uint8 (ag_full, fill_): into *out as torch converts it, or false after
+ * torch's "value cannot be converted to type uint8_t without overflow". */
+bool ag_check_uint8_value(const char *op, double v, uint8_t *out);
 /* Normalises dim (negative counts from the end) for a tensor of ndim dims; a 0-d tensor
  * takes dims 0 and -1, as torch. Returns false on "Dimension out of range". */
 bool ag_check_dim(const char *op, int ndim, int *dim);
@@ -229,6 +273,15 @@ ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a
  * record it: see ag_record_needed). x must not be NULL. */
 ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_tensor *x,
                                 double s);
+/* The whole forward of an elementwise op with a number, out = x op s: what
+ * ag_binary_map_scalar(name, k, x, s) computes, recorded (when ag_record_needed(x, NULL)) as
+ * op with the inputs x and s, s as a tape-owned 0-d tensor of x's dtype (torch's "wrapped
+ * number", made only for the record); with save, both are saved. In the common case (grad
+ * mode on, x requires grad) the result, the node and the number are one block of tape memory,
+ * made in one call; the node's iarg is then not cleared (such an op reads none). x must not
+ * be NULL. Returns out (its node is out->grad_fn); NULL after an error. */
+ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
+                        ag_tensor *x, double s, bool save);
 /* out = kernel(x); p: up to 4 parameters the expression may read as p[0..3]. */
 ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p);
 
@@ -237,6 +290,11 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
 #define AG_BINARY_KERNEL(name, EXPR)                                                           \
     static void name##_f32(int64_t n, const float *a_, int64_t sa, const float *b_,             \
                            int64_t sb, float *out) {                                           \
+        if (n == 1) { /* a scalar: spares the vectorised loop's set-up */                      \
+            const float a = a_[0], b = b_[0];                                                  \
+            out[0] = (float)(EXPR);                                                            \
+            return;                                                                            \
+        }                                                                                      \
         for (int64_t i = 0; i < n; i++) {                                                      \
             const float a = a_[i * sa], b = b_[i * sb];                                        \
             out[i] = (float)(EXPR);                                                            \
@@ -244,6 +302,11 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
     }                                                                                          \
     static void name##_f64(int64_t n, const double *a_, int64_t sa, const double *b_,           \
                            int64_t sb, double *out) {                                          \
+        if (n == 1) {                                                                          \
+            const double a = a_[0], b = b_[0];                                                 \
+            out[0] = (EXPR);                                                                   \
+            return;                                                                            \
+        }                                                                                      \
         for (int64_t i = 0; i < n; i++) {                                                      \
             const double a = a_[i * sa], b = b_[i * sb];                                       \
             out[i] = (EXPR);                                                                   \
@@ -327,6 +390,31 @@ static inline bool ag_same_shape_inline(const ag_tensor *a, const ag_tensor *b) 
 /* ag_version() for the hot paths (ag_save, ag_saved). */
 static inline uint64_t ag_version_inline(const ag_tensor *t) {
     return t->base ? t->base->version : t->version;
+}
+
+/* ---- saved tensors (the rare paths are in backward.c) ------------------------------------- */
+
+/* Reports that a node saves more than AG_MAX_SAVED tensors. */
+void ag_save_overflow(ag_node *node);
+/* Reports why saved tensor k cannot be given (freed by a backward, or changed in place). */
+void ag_saved_error(ag_node *node, int k);
+
+static inline void ag_save(ag_node *node, ag_tensor *t) {
+    if (!node || !t) return;
+    if (node->nsaved == AG_MAX_SAVED) {
+        ag_save_overflow(node);
+        return;
+    }
+    node->saved[node->nsaved] = t;
+    node->saved_version[node->nsaved] = ag_version_inline(t);
+    node->nsaved++;
+}
+
+static inline ag_tensor *ag_saved(ag_node *node, int k) {
+    ag_tensor *t = node->saved[k];
+    if (!node->released && ag_version_inline(t) == node->saved_version[k]) return t;
+    ag_saved_error(node, k);
+    return NULL;
 }
 
 #endif

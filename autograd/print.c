@@ -2,7 +2,7 @@
  * print.c - a tensor's repr, byte for byte as PyTorch 1.13 prints it.
  *
  * This is torch/_tensor_str.py with the default print options (precision 4, threshold 1000,
- * edgeitems 3, linewidth 80), translated for the three dtypes we have:
+ * edgeitems 3, linewidth 80), translated for the four dtypes we have:
  *
  *   tensor([[ 1.0000, -2.5000],          <- prefix "tensor(", so the indent is 7
  *           [ 3.1416,     nan]], dtype=torch.float64, requires_grad=True)
@@ -10,7 +10,7 @@
  * 1. Summarize when numel > 1000: along each dim longer than 2 * edgeitems show only the
  *    first and last three entries, with "..." between (" ..." inside a row).
  * 2. One _Formatter for the whole tensor, looking only at the elements shown:
- *      int64      every element printed plainly ("%lld"), padded to the widest;
+ *      int64, uint8  every element printed plainly ("%lld"), padded to the widest;
  *      floating   from the nonzero finite values (their |min| and |max|, as doubles):
  *                 int_mode  when all are integers: "%.0f" and a dot ("3.");
  *                 sci_mode  when max / min > 1000 or max > 1e8, or (not int_mode) min < 1e-4:
@@ -25,7 +25,8 @@
  *    matrix, a blank line between the matrices of a 3-d tensor.
  * 4. Suffixes, each after ", " or, when the line would pass 80 columns, on a new line indented
  *    by 7: size=(0, 3) for an empty tensor not 1-d; dtype=... unless float32 (or int64 and not
- *    empty); grad_fn=<MulBackward0> for a non-leaf, else requires_grad=True if set.
+ *    empty: uint8 always shows it); grad_fn=<MulBackward0> for a non-leaf, else
+ *    requires_grad=True if set.
  *
  * Python formats floats with '{:.4f}' / '{:.4e}' / '{:.0f}' on the double value of each
  * element (a float32 is widened first), which C's printf matches digit for digit. The text
@@ -121,7 +122,9 @@ static int format_float(const formatter *f, double v, char *out, size_t size) {
 /* Element i as the formatter prints it, without padding; returns its length. */
 static int format_element(const formatter *f, const ag_tensor *t, int64_t i, char *out,
                           size_t size) {
-    if (!f->floating) return snprintf(out, size, "%" PRId64, AG_I64(t)[i]);
+    if (!f->floating)
+        return snprintf(out, size, "%" PRId64,
+                        t->dtype == AG_UINT8 ? (int64_t)AG_U8(t)[i] : AG_I64(t)[i]);
     return format_float(f, value_at(t, i), out, size);
 }
 
@@ -158,7 +161,7 @@ static void scan(formatter *f, const ag_tensor *t, int dim, int64_t offset, bool
 }
 
 static formatter make_formatter(const ag_tensor *t, bool summarize) {
-    formatter f = {.floating = t->dtype != AG_INT64, .int_mode = true, .width = 1, .pass = 1};
+    formatter f = {.floating = ag_is_floating(t->dtype), .int_mode = true, .width = 1, .pass = 1};
     scan(&f, t, 0, 0, summarize);
     if (!f.floating || f.nonzero_finite == 0) return f;
     double ratio = f.max / f.min;
@@ -278,7 +281,7 @@ static void put_repr(sink *s, const ag_tensor *t) {
         snprintf(size + n, sizeof size - (size_t)n, t->ndim == 1 ? ",)" : ")");
         put_suffix(s, &last_line_len, "size=", size, "");
     }
-    if (t->dtype == AG_FLOAT64 || (t->dtype == AG_INT64 && t->numel == 0))
+    if (t->dtype == AG_FLOAT64 || t->dtype == AG_UINT8 || (t->dtype == AG_INT64 && t->numel == 0))
         put_suffix(s, &last_line_len, "dtype=", ag_dtype_name(t->dtype), "");
     const char *grad_fn = ag_grad_fn_name(t);
     if (grad_fn)

@@ -470,11 +470,12 @@ static void normal_kernel(ag_generator *g, ag_tensor *t, double mean, double std
 /* Checks, in torch's words                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
-/* A floating dtype, or the message torch's AT_DISPATCH gives for int64 in kernel. */
+/* A floating dtype, or the message torch's AT_DISPATCH gives for int64 or uint8 in kernel. */
 static bool check_floating_dtype(const char *op, ag_dtype dtype, const char *kernel) {
     if (dtype == AG_FLOAT32 || dtype == AG_FLOAT64) return true;
-    if (dtype == AG_INT64)
-        AG_ERROR(op, "\"%s\" not implemented for 'Long'", kernel);
+    if (dtype == AG_INT64 || dtype == AG_UINT8)
+        AG_ERROR(op, "\"%s\" not implemented for '%s'", kernel,
+                 dtype == AG_INT64 ? "Long" : "Byte");
     else
         AG_ERROR(op, "unknown dtype %d", (int)dtype);
     return false;
@@ -660,8 +661,8 @@ ag_tensor *ag_normal_(ag_tensor *t, double mean, double std, ag_generator *g) {
     return fill_normal("normal_", t, mean, std, g);
 }
 
-/* random_(): uniform_int_distribution, draw mod (int64: 2^63, float32: 2^24 + 1, float64:
- * 2^53 + 1), a 64-bit draw for int64 and float64. */
+/* random_(): uniform_int_distribution, draw mod (int64: 2^63, uint8: 2^8, float32: 2^24 + 1,
+ * float64: 2^53 + 1), a 64-bit draw for int64 and float64. */
 ag_tensor *ag_random_(ag_tensor *t, ag_generator *g) {
     if (!ag_check_tensor("random_", t, "self") || !check_fillable("random_", t)) return NULL;
     g = acquire(g);
@@ -670,6 +671,7 @@ ag_tensor *ag_random_(ag_tensor *t, ag_generator *g) {
         case AG_INT64: AG_I64(t)[i] = (int64_t)(draw64(g) & (uint64_t)INT64_MAX); break;
         case AG_FLOAT32: AG_F32(t)[i] = (float)(draw32(g) % ((1u << 24) + 1)); break;
         case AG_FLOAT64: AG_F64(t)[i] = (double)(draw64(g) % ((UINT64_C(1) << 53) + 1)); break;
+        case AG_UINT8: AG_U8(t)[i] = (uint8_t)(draw32(g) % 256); break;
         }
     }
     release(g);

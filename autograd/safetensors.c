@@ -38,7 +38,7 @@
 /* ---- dtypes ---------------------------------------------------------------------------------- */
 
 /* How a file's dtype loads: as one of ours, as int32 widened to int64, or not at all. */
-enum { LOAD_F32, LOAD_F64, LOAD_I64, LOAD_I32, LOAD_NONE };
+enum { LOAD_F32, LOAD_F64, LOAD_I64, LOAD_I32, LOAD_U8, LOAD_NONE };
 
 typedef struct st_dtype {
     const char *name; /* as safetensors spells it */
@@ -47,10 +47,10 @@ typedef struct st_dtype {
 } st_dtype;
 
 /* Every dtype of the safetensors format (byte-sized ones; the sub-byte float formats are
- * refused as unknown). The first three are what ag_dtype 0, 1, 2 save as. */
+ * refused as unknown). The first three and "U8" are what ag_dtype 0, 1, 2, 3 save as. */
 static const st_dtype dtypes[] = {
     {"F32", 4, LOAD_F32},   {"F64", 8, LOAD_F64},      {"I64", 8, LOAD_I64},
-    {"I32", 4, LOAD_I32},   {"BOOL", 1, LOAD_NONE},    {"U8", 1, LOAD_NONE},
+    {"I32", 4, LOAD_I32},   {"BOOL", 1, LOAD_NONE},    {"U8", 1, LOAD_U8},
     {"I8", 1, LOAD_NONE},   {"F8_E5M2", 1, LOAD_NONE}, {"F8_E4M3", 1, LOAD_NONE},
     {"I16", 2, LOAD_NONE},  {"U16", 2, LOAD_NONE},     {"F16", 2, LOAD_NONE},
     {"BF16", 2, LOAD_NONE}, {"U32", 4, LOAD_NONE},     {"U64", 8, LOAD_NONE},
@@ -59,7 +59,9 @@ static const st_dtype dtypes[] = {
 #define NDTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
 
 /* The file dtype ag_dtype d saves as (index into dtypes). */
-static int file_dtype_of(ag_dtype d) { return d == AG_FLOAT32 ? 0 : d == AG_FLOAT64 ? 1 : 2; }
+static int file_dtype_of(ag_dtype d) {
+    return d == AG_FLOAT32 ? 0 : d == AG_FLOAT64 ? 1 : d == AG_UINT8 ? 5 : 2;
+}
 
 /* ---- byte order ------------------------------------------------------------------------------ */
 
@@ -1146,7 +1148,7 @@ static int load_buffer(const char *where, const void *data, size_t size, ag_stat
         if (dtypes[t->dtype].load == LOAD_NONE) {
             st_fail(&f,
                     "tensor '%s' has dtype %s, which libautograd does not load (it loads "
-                    "F32, F64, I64, and I32 as int64)",
+                    "F32, F64, I64, U8, and I32 as int64)",
                     shown(t->name, nb), dtypes[t->dtype].name);
             goto fail;
         }
@@ -1157,7 +1159,7 @@ static int load_buffer(const char *where, const void *data, size_t size, ag_stat
         st_fail(&f, "out of memory");
         goto fail;
     }
-    static const ag_dtype as_ag[] = {AG_FLOAT32, AG_FLOAT64, AG_INT64, AG_INT64};
+    static const ag_dtype as_ag[] = {AG_FLOAT32, AG_FLOAT64, AG_INT64, AG_INT64, AG_UINT8};
     for (size_t i = 0; i < f.n; i++) {
         const st_tensor *s = f.by_offset[i];
         ag_tensor *t = ag_empty(as_ag[dtypes[s->dtype].load], s->ndim, s->shape);
@@ -1486,7 +1488,8 @@ static int entry_by_name(const void *a, const void *b) {
     return strcmp((*(const sd_entry *const *)a)->name, (*(const sd_entry *const *)b)->name);
 }
 
-/* dst = src, cast to dst's dtype (never floating into int64: checked by the caller). */
+/* dst = src, cast to dst's dtype (dst is floating unless both have one dtype: checked by the
+ * caller). */
 static void copy_cast(ag_tensor *dst, const ag_tensor *src) {
     size_t n = (size_t)dst->numel;
     if (dst->dtype == src->dtype) {
@@ -1497,6 +1500,7 @@ static void copy_cast(ag_tensor *dst, const ag_tensor *src) {
     for (size_t i = 0; i < n; i++) {
         double v = src->dtype == AG_FLOAT32   ? (double)AG_F32(src)[i]
                    : src->dtype == AG_FLOAT64 ? AG_F64(src)[i]
+                   : src->dtype == AG_UINT8   ? (double)AG_U8(src)[i]
                                               : (double)AG_I64(src)[i];
         if (dst->dtype == AG_FLOAT32)
             AG_F32(dst)[i] = src->dtype == AG_INT64 ? (float)AG_I64(src)[i] : (float)v;
@@ -1571,7 +1575,7 @@ int ag_load_state_dict_into(const ag_state_dict *loaded, ag_state_dict *model, b
                       model->entries[i].name, ag_shape_str(a, src->ndim, src->shape),
                       ag_shape_str(b, dst->ndim, dst->shape));
             failed = true;
-        } else if (dst->dtype == AG_INT64 && src->dtype != AG_INT64) {
+        } else if (!ag_is_floating(dst->dtype) && src->dtype != dst->dtype) {
             sb_printf(&msg,
                       "\n\tdtype mismatch for %s: copying a param of dtype %s from "
                       "checkpoint into a tensor of dtype %s in current model.",

@@ -152,8 +152,8 @@ typedef struct ag_load_report {
  * user tensors, not requiring grad, in the order of their data in the file; freed by
  * ag_state_dict_free; ag_state_dict_take hands one over) and holds the file's metadata (less
  * "format" and the checksums; a key or value with a NUL character is refused). dtypes F32,
- * F64 and I64 load as they are; I32 loads converted to int64 (torch.int64 is the only integer
- * dtype here); others (F16, BF16, U8, ...) are refused.
+ * F64, I64 and U8 load as they are; I32 loads converted to int64 (the integer dtypes here are
+ * int64 and uint8); others (F16, BF16, I8, ...) are refused.
  * Every checksum present is verified. report (may be NULL) receives the integrity summary.
  * Returns 0, or -1 with *out = NULL and nothing created: a missing or unreadable file, a
  * truncated one, a malformed or oversized header, duplicate names, an unknown dtype, a shape

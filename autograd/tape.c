@@ -10,8 +10,9 @@
  * Speed: every op passes through here two or three times (ag_result, ag_record), so their
  * common paths are short and call nothing: an allocation is a bump inside the current chunk
  * (moving to the next chunk, and every error, are out of line); a tensor and its data are one
- * block, and so are a node and its edge arrays; a tensor starts as a copy of a blank one and a
- * node is set field by field, rather than cleared and then written.
+ * block, and so are a node and its edge arrays; tensors and nodes are set field by field,
+ * rather than cleared and then written. An op with a number (x * 2.0) is one call and one
+ * block in the common case (ag_scalar_op): its result, its node and the number's 0-d tensor.
  */
 #include "autograd/internal.h"
 
@@ -43,11 +44,11 @@ struct ag_tape {
 };
 
 static _Thread_local ag_tape default_tape;
-static _Thread_local ag_tape *current_tape;
-static _Thread_local bool grad_disabled;
-static _Thread_local bool anomaly;
-static _Thread_local const char *site_file;
-static _Thread_local int site_line;
+static AG_THREAD_LOCAL ag_tape *current_tape;
+AG_THREAD_LOCAL bool ag_grad_off;   /* grad mode is off (internal.h reads it inline) */
+AG_THREAD_LOCAL bool ag_anomaly_on; /* anomaly mode is on */
+static AG_THREAD_LOCAL const char *site_file;
+static AG_THREAD_LOCAL int site_line;
 
 static ag_tape *default_current(void);
 
@@ -56,17 +57,17 @@ static inline ag_tape *current(void) { return current_tape ? current_tape : defa
 
 /* ---- grad mode and call sites ------------------------------------------------------------- */
 
-bool ag_is_grad_enabled(void) { return !grad_disabled; }
+bool ag_is_grad_enabled(void) { return !ag_grad_off; }
 
 bool ag_set_grad_enabled(bool enabled) {
-    bool previous = !grad_disabled;
-    grad_disabled = !enabled;
+    bool previous = !ag_grad_off;
+    ag_grad_off = !enabled;
     return previous;
 }
 
-void ag_set_detect_anomaly(bool enabled) { anomaly = enabled; }
+void ag_set_detect_anomaly(bool enabled) { ag_anomaly_on = enabled; }
 
-bool ag_is_anomaly_enabled(void) { return anomaly; }
+bool ag_is_anomaly_enabled(void) { return ag_anomaly_on; }
 
 bool ag_anomaly_check(const char *what, const ag_node *node, const ag_tensor *t) {
     for (int64_t i = 0; i < t->numel; i++) {
@@ -101,14 +102,14 @@ void ag_site(const char **file, int *line) {
 static _Thread_local ag_mode_guard *guards;
 
 void ag_guard_push(ag_mode_guard *guard) {
-    guard->grad_enabled = !grad_disabled;
+    guard->grad_enabled = !ag_grad_off;
     guard->tape = current();
     guard->outer = guards;
     guards = guard;
 }
 
 void ag_guard_pop(ag_mode_guard *guard) {
-    grad_disabled = !guard->grad_enabled;
+    ag_grad_off = !guard->grad_enabled;
     current_tape = guard->tape;
     guards = guard->outer;
 }
@@ -253,32 +254,52 @@ void *ag_tape_alloc(size_t size) {
     return tape_alloc(current(), block_size(size), block_align(size));
 }
 
-/* A tape-owned tensor is one block: the struct, padded to a multiple of 64 bytes, then its
- * data. The block is 64-byte aligned when the data has 64 bytes or more, so the data is too. */
-#define TENSOR_BYTES ((sizeof(ag_tensor) + 63) & ~(size_t)63)
+/* A tape-owned tensor is one block: the struct, then its data. When the data has 64 bytes or
+ * more, the block is 64-byte aligned and the struct padded to a multiple of 64, so the data is
+ * aligned too; else both are 16 (the struct padded to 16), and a scalar's block stays small. */
+static inline size_t tensor_bytes(size_t align) {
+    return (sizeof(ag_tensor) + align - 1) & ~(align - 1);
+}
 
-/* Every field cleared. A fresh tensor starts as a copy of blank_tensor, and a node's iarg and
- * farg as copies of blank_node's: a few wide moves, where clearing in place compiles to a slow
- * `rep stos`. */
-static const ag_tensor blank_tensor;
+/* A node's iarg and farg start as copies of blank_node's: a few wide moves, where clearing in
+ * place compiles to a slow `rep stos`. */
 static const ag_node blank_node;
 
-/* Makes block a tensor of tape, with its data after it. */
-static inline ag_tensor *init_tensor(char *block, ag_tape *tape, ag_dtype dtype, int ndim,
-                                     const int64_t *shape, int64_t numel) {
+/* Makes block a tensor of tape, with its data header bytes after it. Every field is written,
+ * in order, zeros as wide stores: about half the instructions of copying a blank tensor over
+ * it first, and there is one per op result. */
+static inline ag_tensor *init_tensor(char *block, size_t header, ag_tape *tape, ag_dtype dtype,
+                                     int ndim, const int64_t *shape, int64_t numel) {
     ag_tensor *t = (ag_tensor *)block;
-    memcpy(t, &blank_tensor, sizeof *t);
     t->dtype = dtype;
     t->ndim = ndim;
+    for (int d = 0; d < AG_MAX_DIMS; d++) t->shape[d] = 0;
     for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->numel = numel;
-    t->data = block + TENSOR_BYTES;
-    t->tape = tape;
-    t->origin = grad_disabled ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
-    t->file = site_file;
+    t->data = block + header;
+    t->grad = NULL;
+    t->grad_fn = NULL;
+    t->name = NULL;
+    t->requires_grad = false;
+    t->retains_grad = false;
+    t->owns_data = false;
+    t->origin = ag_grad_off ? AG_MADE_WITHOUT_GRAD : AG_MADE_BY_OP;
     t->line = site_line;
+    t->base = NULL;
+    t->version = 0;
+    t->tape = tape;
+    t->file = site_file;
+    t->hooks = NULL;
+    t->pending_grad = NULL;
     return t;
 }
+/* The fields init_tensor writes fill the struct: a field added to ag_tensor breaks this until
+ * init_tensor writes it too. */
+_Static_assert(sizeof(ag_tensor) == sizeof(ag_dtype) + sizeof(int) + sizeof(int64_t[AG_MAX_DIMS]) +
+                                        sizeof(int64_t) + 4 * sizeof(void *) + 3 * sizeof(bool) +
+                                        sizeof(uint8_t) + sizeof(int) + sizeof(void *) +
+                                        sizeof(uint64_t) + 4 * sizeof(void *),
+               "init_tensor must write every field of ag_tensor");
 
 /* The bytes a tensor's block has for its data, and the block's alignment. */
 static inline size_t data_size(ag_dtype dtype, int64_t numel) {
@@ -302,9 +323,9 @@ AG_COLD static ag_tensor *result_slow(ag_dtype dtype, int ndim, const int64_t *s
         numel *= shape[d];
     }
     ag_tape *tape = current();
-    char *block =
-        tape_alloc(tape, TENSOR_BYTES + data_size(dtype, numel), data_align(dtype, numel));
-    return block ? init_tensor(block, tape, dtype, ndim, shape, numel) : NULL;
+    size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+    char *block = tape_alloc(tape, header + data_size(dtype, numel), align);
+    return block ? init_tensor(block, header, tape, dtype, ndim, shape, numel) : NULL;
 }
 
 /* ag_result's common path, which calls nothing: a current tape with room, and dims below 2^28
@@ -317,11 +338,10 @@ static inline ag_tensor *result(ag_dtype dtype, int ndim, const int64_t *shape) 
         numel *= shape[d];
     }
     ag_tape *tape = current_tape;
-    char *block = tape ? tape_bump(tape, TENSOR_BYTES + data_size(dtype, numel),
-                                   data_align(dtype, numel))
-                       : NULL;
+    size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+    char *block = tape ? tape_bump(tape, header + data_size(dtype, numel), align) : NULL;
     if (!block) return result_slow(dtype, ndim, shape);
-    return init_tensor(block, tape, dtype, ndim, shape, numel);
+    return init_tensor(block, header, tape, dtype, ndim, shape, numel);
 }
 
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
@@ -338,9 +358,9 @@ ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
 
 ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape) {
     ag_tape *tape = current();
-    char *block = tape_alloc(tape, TENSOR_BYTES, 16);
+    char *block = tape_alloc(tape, tensor_bytes(16), 16);
     if (!block) return NULL;
-    ag_tensor *t = init_tensor(block, tape, base->dtype, ndim, shape, base->numel);
+    ag_tensor *t = init_tensor(block, 0, tape, base->dtype, ndim, shape, base->numel);
     t->data = base->data;
     t->base = base->base ? base->base : base;
     return t;
@@ -353,6 +373,7 @@ ag_tensor *ag_wrap_scalar(double value, ag_dtype dtype) {
     case AG_FLOAT32: AG_F32(t)[0] = (float)value; break;
     case AG_FLOAT64: AG_F64(t)[0] = value; break;
     case AG_INT64: AG_I64(t)[0] = (int64_t)value; break;
+    case AG_UINT8: AG_U8(t)[0] = ag_to_uint8(value); break;
     }
     return t;
 }
@@ -380,33 +401,19 @@ static inline bool push(void ***array, int64_t *n, int64_t *capacity, void *item
 }
 
 /* A node is one block: the struct, then its three edge arrays (inputs, input_fns,
- * input_needs). */
+ * input_needs); for ag_scalar_op, then the 0-d tensor of its number. */
 #define NODE_BYTES ((sizeof(ag_node) + 15) & ~(size_t)15)
 
-ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs) {
-    if (!out) return NULL;
-    if (anomaly && out->dtype != AG_INT64) {
-        ag_node probe = {.op = op, .ninputs = ninputs, .inputs = (ag_tensor **)inputs,
-                         .file = site_file, .line = site_line};
-        if (!ag_anomaly_check("forward", &probe, out)) return NULL;
-    }
-    if (grad_disabled) return NULL;
-    ag_tape *tape = current();
-    bool any = false;
-    for (int i = 0; i < ninputs; i++) {
-        const ag_tensor *in = inputs[i];
-        if (!in || !in->requires_grad) continue;
-        any = true;
-        if (in->grad_fn && in->grad_fn->tape != tape) {
-            AG_ERROR(op->name, "an input was recorded on another tape: make that tape current "
-                               "(ag_tape_use) or detach the input");
-            return NULL;
-        }
-    }
-    if (!any) return NULL;
+static inline size_t node_bytes(int ninputs) {
+    return block_size(NODE_BYTES + (size_t)ninputs * (2 * sizeof(void *) + 1));
+}
+
+/* Makes block (node_bytes(ninputs) of tape memory) the node of op for out and its inputs,
+ * takes their edges now, appends it to the tape and makes it out's grad_fn. NULL (reported)
+ * if the tape's lists cannot grow. */
+static inline ag_node *init_node(char *block, ag_tape *tape, const ag_op *op, ag_tensor *out,
+                                 int ninputs, ag_tensor *const *inputs, bool clear_iarg) {
     size_t n = (size_t)ninputs;
-    char *block = tape_alloc(tape, block_size(NODE_BYTES + n * (2 * sizeof(void *) + 1)), 16);
-    if (!block) return NULL;
     ag_node *node = (ag_node *)block;
     ag_tensor **ins = (ag_tensor **)(block + NODE_BYTES);
     ag_node **fns = (ag_node **)(ins + n);
@@ -425,7 +432,7 @@ ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *cons
     node->input_fns = fns;
     node->input_needs = needs;
     node->nsaved = 0;
-    memcpy(node->iarg, blank_node.iarg, sizeof node->iarg);
+    if (clear_iarg) memcpy(node->iarg, blank_node.iarg, sizeof node->iarg);
     memcpy(node->farg, blank_node.farg, sizeof node->farg);
     node->grad = NULL;
     node->tape = tape;
@@ -443,8 +450,103 @@ ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *cons
     return node;
 }
 
-bool ag_record_needed(const ag_tensor *a, const ag_tensor *b) {
-    return anomaly || (!grad_disabled && ((a && a->requires_grad) || (b && b->requires_grad)));
+ag_node *ag_record(const ag_op *op, ag_tensor *out, int ninputs, ag_tensor *const *inputs) {
+    if (!out) return NULL;
+    if (ag_anomaly_on && ag_is_floating(out->dtype)) {
+        ag_node probe = {.op = op, .ninputs = ninputs, .inputs = (ag_tensor **)inputs,
+                         .file = site_file, .line = site_line};
+        if (!ag_anomaly_check("forward", &probe, out)) return NULL;
+    }
+    if (ag_grad_off) return NULL;
+    ag_tape *tape = current();
+    bool any = false;
+    for (int i = 0; i < ninputs; i++) {
+        const ag_tensor *in = inputs[i];
+        if (!in || !in->requires_grad) continue;
+        any = true;
+        if (in->grad_fn && in->grad_fn->tape != tape) {
+            AG_ERROR(op->name, "an input was recorded on another tape: make that tape current "
+                               "(ag_tape_use) or detach the input");
+            return NULL;
+        }
+    }
+    if (!any) return NULL;
+    char *block = tape_alloc(tape, node_bytes(ninputs), 16);
+    return block ? init_node(block, tape, op, out, ninputs, inputs, true) : NULL;
+}
+
+/* A number node's block: the node with its two edges, then the 0-d tensor of the number. */
+static inline size_t number_node_bytes(ag_dtype dtype) {
+    return node_bytes(2) + tensor_bytes(16) + data_size(dtype, 1);
+}
+
+/* Makes block (number_node_bytes of tape memory) the node of op(x, s) for out, with s as a 0-d
+ * tensor of x's dtype (floating) after it; with save, saves x and s. The node's iarg is left
+ * as it is: ops recorded with a number read none. */
+static inline void number_node(char *block, ag_tape *tape, const ag_op *op, ag_tensor *out,
+                               ag_tensor *x, double s, bool save) {
+    ag_tensor *number =
+        init_tensor(block + node_bytes(2), tensor_bytes(16), tape, x->dtype, 0, NULL, 1);
+    if (x->dtype == AG_FLOAT32)
+        AG_F32(number)[0] = (float)s;
+    else
+        AG_F64(number)[0] = s;
+    ag_node *node = init_node(block, tape, op, out, 2, (ag_tensor *[]){x, number}, false);
+    if (node && save) {
+        ag_save(node, x);
+        ag_save(node, number);
+    }
+}
+
+/* Whether the common case of a number op holds: grad mode on, no anomaly mode, and x (a
+ * floating tensor) requires grad, with its history on tape. */
+static inline bool number_fast(const ag_tape *tape, const ag_tensor *x) {
+    return tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
+           (!x->grad_fn || x->grad_fn->tape == tape) && ag_is_floating(x->dtype);
+}
+
+/* ag_scalar_op's record on its full path: the number made by ag_wrap_scalar, the node by
+ * ag_record (which reports an input from another tape). NULL if the number cannot be made. */
+static ag_tensor *record_number(const ag_op *op, ag_tensor *out, ag_tensor *x, double s,
+                                bool save) {
+    if (!out || !ag_record_needed(x, NULL)) return out;
+    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
+    if (!number) return NULL;
+    ag_node *node = ag_record(op, out, 2, (ag_tensor *[]){x, number});
+    if (save) {
+        ag_save(node, x);
+        ag_save(node, number);
+    }
+    return out;
+}
+
+/* The common case (number_fast, and a tape with room): the result, the node and the number
+ * are one block, made and filled here with one look at the tape and the thread's modes. */
+ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
+                        ag_tensor *x, double s, bool save) {
+    ag_tape *tape = current_tape;
+    if (number_fast(tape, x)) {
+        ag_dtype dtype = x->dtype;
+        int64_t numel = x->numel;
+        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+        size_t outbytes = header + data_size(dtype, numel);
+        char *block = tape_bump(tape, outbytes + number_node_bytes(dtype), align);
+        if (block) {
+            ag_tensor *out = init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel);
+            if (dtype == AG_FLOAT32) {
+                const float b = (float)s;
+                k->f32(numel, x->data, 1, &b, 0, out->data);
+            } else {
+                const double b = s;
+                k->f64(numel, x->data, 1, &b, 0, out->data);
+            }
+            number_node(block + outbytes, tape, op, out, x, s, save);
+            return out;
+        }
+    }
+    ag_tensor *out = ag_binary_map_scalar(name, k, x, s);
+    if (!out || !ag_record_needed(x, NULL)) return out;
+    return record_number(op, out, x, s, save);
 }
 
 /* The tape's nodes, for backward.c: nodes[0..n-1] in the order they ran. */

@@ -16,17 +16,15 @@ const char *ag_dtype_name(ag_dtype dtype) {
     case AG_FLOAT32: return "torch.float32";
     case AG_FLOAT64: return "torch.float64";
     case AG_INT64: return "torch.int64";
+    case AG_UINT8: return "torch.uint8";
     }
     return "?";
 }
 
-size_t ag_dtype_size(ag_dtype dtype) {
-    return dtype == AG_FLOAT32 ? sizeof(float) : dtype == AG_FLOAT64 ? sizeof(double)
-                                                                      : sizeof(int64_t);
-}
+size_t ag_dtype_size(ag_dtype dtype) { return ag_elem_size(dtype); }
 
 static bool check_dtype(const char *op, ag_dtype dtype) {
-    if (dtype == AG_FLOAT32 || dtype == AG_FLOAT64 || dtype == AG_INT64) return true;
+    if (ag_is_floating(dtype) || dtype == AG_INT64 || dtype == AG_UINT8) return true;
     AG_ERROR(op, "unknown dtype %d", (int)dtype);
     return false;
 }
@@ -91,6 +89,7 @@ static void fill(ag_tensor *t, double value) {
         case AG_FLOAT32: AG_F32(t)[i] = (float)value; break;
         case AG_FLOAT64: AG_F64(t)[i] = value; break;
         case AG_INT64: AG_I64(t)[i] = (int64_t)value; break;
+        case AG_UINT8: AG_U8(t)[i] = ag_to_uint8(value); break;
         }
     }
 }
@@ -100,8 +99,10 @@ ag_tensor *ag_empty(ag_dtype dtype, int ndim, const int64_t *shape) {
 }
 
 ag_tensor *ag_full(ag_dtype dtype, int ndim, const int64_t *shape, double value) {
+    uint8_t byte = 0; /* a uint8 value as torch converts a Python number, or an error */
+    if (dtype == AG_UINT8 && !ag_check_uint8_value("ag_full", value, &byte)) return NULL;
     ag_tensor *t = user_tensor("ag_full", dtype, ndim, shape);
-    if (t) fill(t, value);
+    if (t) fill(t, dtype == AG_UINT8 ? byte : value);
     return t;
 }
 
@@ -136,6 +137,12 @@ ag_tensor *ag_arange(double start, double end, double step, ag_dtype dtype) {
         return NULL;
     }
     int64_t n = (int64_t)ceil((end - start) / step);
+    /* uint8, as torch: start and step truncated to integers first, each value start + i step
+     * wrapped modulo 256 (arange(-3, 3) is 253, 254, 255, 0, 1, 2) */
+    if (dtype == AG_UINT8 && trunc(step) == 0) {
+        AG_ERROR("ag_arange", "step must be nonzero");
+        return NULL;
+    }
     ag_tensor *t = user_tensor("ag_arange", dtype, 1, (int64_t[]){n});
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) {
@@ -144,6 +151,7 @@ ag_tensor *ag_arange(double start, double end, double step, ag_dtype dtype) {
         case AG_FLOAT32: AG_F32(t)[i] = (float)v; break;
         case AG_FLOAT64: AG_F64(t)[i] = v; break;
         case AG_INT64: AG_I64(t)[i] = (int64_t)v; break;
+        case AG_UINT8: AG_U8(t)[i] = ag_to_uint8(trunc(start) + (double)i * trunc(step)); break;
         }
     }
     return t;
@@ -153,6 +161,14 @@ ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dtype) 
     if (steps < 0) {
         AG_ERROR("ag_linspace", "number of steps must be non-negative");
         return NULL;
+    }
+    /* uint8, as torch: start and end are converted first (checked as ag_full's value) */
+    uint8_t first, last;
+    if (dtype == AG_UINT8) {
+        if (!ag_check_uint8_value("ag_linspace", start, &first) ||
+            !ag_check_uint8_value("ag_linspace", end, &last))
+            return NULL;
+        start = first, end = last;
     }
     ag_tensor *t = user_tensor("ag_linspace", dtype, 1, (int64_t[]){steps});
     if (!t) return NULL;
@@ -173,6 +189,8 @@ ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dtype) 
                             : fma(-step, (double)(steps - i - 1), end);
         if (dtype == AG_FLOAT64)
             AG_F64(t)[i] = v;
+        else if (dtype == AG_UINT8)
+            AG_U8(t)[i] = ag_to_uint8(v); /* between start and end: in [0, 255] */
         else
             AG_I64(t)[i] = (int64_t)v;
     }
@@ -187,6 +205,7 @@ ag_tensor *ag_eye(int64_t n, ag_dtype dtype) {
         case AG_FLOAT32: AG_F32(t)[i * n + i] = 1; break;
         case AG_FLOAT64: AG_F64(t)[i * n + i] = 1; break;
         case AG_INT64: AG_I64(t)[i * n + i] = 1; break;
+        case AG_UINT8: AG_U8(t)[i * n + i] = 1; break;
         }
     }
     return t;
@@ -234,9 +253,10 @@ ag_tensor *ag_requires_grad_(ag_tensor *t, bool requires_grad) {
                                    "var_no_grad = var.detach().");
         return NULL;
     }
-    if (requires_grad && t->dtype == AG_INT64) {
+    if (requires_grad && !ag_is_floating(t->dtype)) {
         AG_ERROR("requires_grad_",
-                 "only Tensors of floating point dtype can require gradients (got torch.int64)");
+                 "only Tensors of floating point dtype can require gradients (got %s)",
+                 ag_dtype_name(t->dtype));
         return NULL;
     }
     t->requires_grad = requires_grad;
@@ -282,6 +302,7 @@ double ag_get(const ag_tensor *t, int64_t i) {
     case AG_FLOAT32: return AG_F32(t)[i];
     case AG_FLOAT64: return AG_F64(t)[i];
     case AG_INT64: return (double)AG_I64(t)[i];
+    case AG_UINT8: return AG_U8(t)[i];
     }
     return NAN;
 }

@@ -27,7 +27,7 @@ static const ag_op add_op = {
 
 /* The second half of ag_add: records out = a + b. */
 static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
-    ag_record(&add_op, out, 2, (ag_tensor *[]){a, b});
+    if (ag_record_needed(a, b)) ag_record(&add_op, out, 2, (ag_tensor *[]){a, b});
     return out;
 }
 
@@ -36,12 +36,9 @@ ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) {
 }
 
 ag_tensor *ag_add_scalar(ag_tensor *x, double s) {
-    if (!ag_check_tensor("add", x, "self")) return NULL;
-    ag_tensor *out = ag_binary_map_scalar("add", &add_kernel, x, s);
-    if (!out || !ag_record_needed(x, NULL)) return out;
-    /* s as a 0-d tensor, only for the record: the graph shows it as an input, as torch's */
-    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
-    return number ? record(out, x, number) : NULL;
+    if (!x && !ag_check_tensor("add", x, "self")) return NULL;
+    /* s as a 0-d tensor, made only for the record: the graph shows it as an input, as torch's */
+    return ag_scalar_op("add", &add_kernel, &add_op, x, s, false);
 }
 
 ag_tensor *ag_add_(ag_tensor *t, ag_tensor *other) {

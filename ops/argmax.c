@@ -6,7 +6,8 @@
  *   argmax(x, dim)   out[o,i] = the first k with x[o,k,i] == max along dim    int64
  * No gradient: an index is not differentiable, so nothing is recorded and the result never
  * requires grad (as torch's). A NaN is the largest (the first NaN is returned), as max.c.
- * float32, float64 and, as in torch, int64 inputs (compared exactly, not through a double).
+ * float32, float64 and, as in torch, int64 and uint8 inputs (compared exactly, not through a
+ * double).
  * Along dim, x is seen as (outer, size, inner) (ag_split_dim); out is (outer, inner).
  */
 #include "autograd/internal.h"
@@ -25,6 +26,7 @@ static bool beats(const ag_tensor *x, int64_t a, int64_t b) {
         return va > vb || (isnan(va) && !isnan(vb));
     }
     case AG_INT64: return AG_I64(x)[a] > AG_I64(x)[b];
+    case AG_UINT8: return AG_U8(x)[a] > AG_U8(x)[b];
     }
     return false;
 }

@@ -103,7 +103,11 @@ static bool check_avg_pool2d(const char *op, const ag_tensor *x, ag_pair k, ag_p
         return false;
     }
     if (!ag_pool_check(op, x, k, s, pad)) return false;
-    return ag_check_floating(op, x); /* torch also averages int64 */
+    if (x->dtype == AG_UINT8) { /* (torch averages int64, which we do not) */
+        AG_ERROR(op, "\"avg_pool2d\" not implemented for 'Byte'");
+        return false;
+    }
+    return ag_check_floating(op, x);
 }
 
 ag_tensor *ag_avg_pool2d(ag_tensor *input, ag_pair kernel, ag_pair stride, ag_pair padding) {

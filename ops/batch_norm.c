@@ -140,7 +140,10 @@ static const ag_op batch_norm_op = {
 /* ---- checks: torch 1.13's F.batch_norm, in its order and words ----------------------------- */
 
 static const char *scalar_type(ag_dtype dtype) {
-    return dtype == AG_FLOAT32 ? "Float" : dtype == AG_FLOAT64 ? "Double" : "Long";
+    return dtype == AG_FLOAT32   ? "Float"
+           : dtype == AG_FLOAT64 ? "Double"
+           : dtype == AG_UINT8   ? "Byte"
+                                 : "Long";
 }
 
 static bool check_batch_norm(const char *op, const ag_tensor *x, const ag_tensor *const *stats,

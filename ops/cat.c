@@ -5,9 +5,9 @@
  *             out[a, off_k + j, b] = xs[k][a, j, b]          off_k = N_0 + ... + N_{k-1}
  *   backward: dxs[k][a, j, b] += g[a, off_k + j, b]          g split back along dim
  * The inputs must agree on every dim but dim; their dtypes promote as torch's (float32 with
- * float64 gives float64). As torch, a 1-d tensor with no elements is skipped whatever its
- * shape. The node's inputs are the n tensors; backward reads each one's size along dim from
- * its shape.
+ * float64 gives float64, uint8 with float32 float32, uint8 with int64 int64). As torch, a
+ * 1-d tensor with no elements is skipped whatever its shape. The node's inputs are the n
+ * tensors; backward reads each one's size along dim from its shape.
  */
 #include "autograd/internal.h"
 
@@ -16,11 +16,12 @@
 /* torch's legacy rule: a 1-d empty tensor joins anything, and is left out. */
 static bool skipped(const ag_tensor *t) { return t->ndim == 1 && t->shape[0] == 0; }
 
+/* torch's promotion of two dtypes: floating beats integer; of two floats, float64; of two
+ * integers, int64 (uint8 with int64). */
 static ag_dtype promote(ag_dtype a, ag_dtype b) {
     if (a == b) return a;
-    if (a == AG_INT64) return b;
-    if (b == AG_INT64) return a;
-    return AG_FLOAT64;
+    if (ag_is_floating(a) != ag_is_floating(b)) return ag_is_floating(a) ? a : b;
+    return ag_is_floating(a) ? AG_FLOAT64 : AG_INT64;
 }
 
 /* Copies each input's (outer, N_k * inner) block into its place in out's rows. */

@@ -23,4 +23,12 @@ static ag_tensor *copied(ag_tensor *self, ag_tensor *src) {
     return out;
 }
 
-ag_tensor *ag_copy_(ag_tensor *t, ag_tensor *src) { return ag_inplace("copy_", t, src, copied); }
+ag_tensor *ag_copy_(ag_tensor *t, ag_tensor *src) {
+    /* Into an int64 or uint8 t, src is converted first, as ag_to converts (floats truncate;
+     * into uint8 they wrap): as in torch, no gradient flows back through that. */
+    if (t && src && !ag_is_floating(t->dtype) && src->dtype != t->dtype) {
+        src = ag_to(src, t->dtype);
+        if (!src) return NULL;
+    }
+    return ag_inplace("copy_", t, src, copied);
+}

@@ -55,7 +55,9 @@ ag_tensor *ag_embedding(ag_tensor *indices, ag_tensor *weight) {
                  "Expected tensor for argument #1 'indices' to have one of the following "
                  "scalar types: Long, Int; but got torch.%sTensor instead (while checking "
                  "arguments for embedding)",
-                 indices->dtype == AG_FLOAT32 ? "Float" : "Double");
+                 indices->dtype == AG_FLOAT32   ? "Float"
+                 : indices->dtype == AG_FLOAT64 ? "Double"
+                                                : "Byte");
         return NULL;
     }
     if (indices->ndim >= AG_MAX_DIMS) {

@@ -11,6 +11,7 @@
 static const char *tensor_type_name(ag_dtype dtype) {
     return dtype == AG_FLOAT32 ? "torch.FloatTensor"
            : dtype == AG_FLOAT64 ? "torch.DoubleTensor"
+           : dtype == AG_UINT8   ? "torch.ByteTensor"
                                  : "torch.LongTensor";
 }
 

@@ -21,6 +21,7 @@ static void fill(ag_tensor *t, double value) {
         case AG_FLOAT32: AG_F32(t)[i] = (float)value; break;
         case AG_FLOAT64: AG_F64(t)[i] = value; break;
         case AG_INT64: AG_I64(t)[i] = (int64_t)value; break;
+        case AG_UINT8: AG_U8(t)[i] = ag_to_uint8(value); break;
         }
     }
 }
@@ -36,6 +37,11 @@ static ag_tensor *filled(ag_tensor *self, ag_tensor *value) {
 
 ag_tensor *ag_fill_(ag_tensor *t, double value) {
     if (!ag_check_tensor("fill_", t, "self")) return NULL;
+    uint8_t byte;
+    if (t->dtype == AG_UINT8) { /* torch's check of the number: 256 overflows, -1 is 255 */
+        if (!ag_check_uint8_value("fill_", value, &byte)) return NULL;
+        value = byte;
+    }
     if (!ag_record_needed(t, NULL)) { /* no graph (as w.grad.zero_()): straight into t */
         fill(t, value);
         ag_bump_version(t);

@@ -35,12 +35,14 @@ static void gather_positions(const ag_tensor *x, int dim, const ag_tensor *index
     }
 }
 
-/* One element of es bytes (4 or 8); constant sizes let the compiler make it one move. */
+/* One element of es bytes (1, 4 or 8); constant sizes let the compiler make it one move. */
 static void copy_element(char *dst, const char *src, size_t es) {
     if (es == 4)
         memcpy(dst, src, 4);
-    else
+    else if (es == 8)
         memcpy(dst, src, 8);
+    else
+        *dst = *src;
 }
 
 static bool gather_forward(const ag_tensor *x, int dim, const ag_tensor *index, ag_tensor *out) {

@@ -101,7 +101,10 @@ static const ag_op layer_norm_op = {
 /* ---- checks: torch 1.13's, in its order and words ------------------------------------------ */
 
 static const char *scalar_type(ag_dtype dtype) {
-    return dtype == AG_FLOAT32 ? "Float" : dtype == AG_FLOAT64 ? "Double" : "Long";
+    return dtype == AG_FLOAT32   ? "Float"
+           : dtype == AG_FLOAT64 ? "Double"
+           : dtype == AG_UINT8   ? "Byte"
+                                 : "Long";
 }
 
 static bool same_shape(const ag_tensor *t, int ndim, const int64_t *shape) {
@@ -147,8 +150,8 @@ static bool check_layer_norm(const char *op, const ag_tensor *x, int k, const in
                  ag_shape_str(s1, k, shape), want, ag_shape_str(s2, x->ndim, x->shape));
         return false;
     }
-    if (x->dtype == AG_INT64) {
-        AG_ERROR(op, "\"LayerNormKernelImpl\" not implemented for 'Long'");
+    if (!ag_is_floating(x->dtype)) {
+        AG_ERROR(op, "\"LayerNormKernelImpl\" not implemented for '%s'", scalar_type(x->dtype));
         return false;
     }
     for (int p = 0; p < 2; p++) {

@@ -86,8 +86,9 @@ static bool check_max_pool2d(const char *op, const ag_tensor *x, ag_pair k, ag_p
         return false;
     }
     if (!ag_pool_check(op, x, k, s, pad)) return false;
-    if (x->dtype == AG_INT64) {
-        AG_ERROR(op, "\"max_pool2d\" not implemented for 'Long'");
+    if (!ag_is_floating(x->dtype)) {
+        AG_ERROR(op, "\"max_pool2d\" not implemented for '%s'",
+                 x->dtype == AG_UINT8 ? "Byte" : "Long");
         return false;
     }
     return true;

@@ -24,7 +24,7 @@ static ag_tensor *mean_grad(const ag_tensor *g, const ag_tensor *x) {
 static void mean_backward(ag_node *node) {
     const ag_tensor *x = node->inputs[0];
     /* Anomaly mode checks each op's result on its own: then they run one by one. */
-    if (!ag_is_anomaly_enabled() && node->grad->numel == 1 && node->grad->dtype != AG_INT64) {
+    if (!ag_is_anomaly_enabled() && node->grad->numel == 1 && ag_is_floating(node->grad->dtype)) {
         ag_accumulate_temp(node, 0, mean_grad(node->grad, x));
         return;
     }

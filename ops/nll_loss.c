@@ -21,6 +21,7 @@ static const char *scalar_type_name(ag_dtype dtype) {
     case AG_FLOAT32: return "Float";
     case AG_FLOAT64: return "Double";
     case AG_INT64: return "Long";
+    case AG_UINT8: return "Byte";
     }
     return "?";
 }

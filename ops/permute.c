@@ -11,12 +11,14 @@
 
 #include <string.h>
 
-/* One element of es bytes (4 or 8); constant sizes let the compiler make it one move. */
+/* One element of es bytes (1, 4 or 8); constant sizes let the compiler make it one move. */
 static void copy_element(char *dst, const char *src, size_t es) {
     if (es == 4)
         memcpy(dst, src, 4);
-    else
+    else if (es == 8)
         memcpy(dst, src, 8);
+    else
+        *dst = *src;
 }
 
 /* out = x permuted: walks out in order, reading x at the permuted strides. */

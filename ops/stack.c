@@ -4,17 +4,19 @@
  *   forward:  xs[k]: (A, B)  ->  out: (A, n, B) for dim 1     out[a, k, b] = xs[k][a, b]
  *             dim in [-ndim-1, ndim], as unsqueeze's
  *   backward: dxs[k][a, b] += g[a, k, b]                      g: (A, n, B) -> n of (A, B)
- * The inputs' dtypes promote as torch's (float32 with float64 gives float64).
+ * The inputs' dtypes promote as torch's (float32 with float64 gives float64, uint8 with
+ * float32 float32, uint8 with int64 int64).
  */
 #include "autograd/internal.h"
 
 #include <string.h>
 
+/* torch's promotion of two dtypes: floating beats integer; of two floats, float64; of two
+ * integers, int64 (uint8 with int64). */
 static ag_dtype promote(ag_dtype a, ag_dtype b) {
     if (a == b) return a;
-    if (a == AG_INT64) return b;
-    if (b == AG_INT64) return a;
-    return AG_FLOAT64;
+    if (ag_is_floating(a) != ag_is_floating(b)) return ag_is_floating(a) ? a : b;
+    return ag_is_floating(a) ? AG_FLOAT64 : AG_INT64;
 }
 
 /* out seen as (outer, n, inner) around dim: xs[k] fills the run (o, k, :). */

@@ -64,7 +64,7 @@ ag_tensor *ag_variance_reduce(const ag_variance_kind *kind, ag_tensor *x, int di
                               int correction, bool keepdim) {
     const char *op = kind->name;
     if (!ag_check_tensor(op, x, "input")) return NULL;
-    if (x->dtype == AG_INT64) {
+    if (!ag_is_floating(x->dtype)) {
         AG_ERROR(op, "std and var only support floating point and complex dtypes");
         return NULL;
     }

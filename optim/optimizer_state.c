@@ -67,6 +67,8 @@ static ag_tensor *scalar_of(ag_dtype dtype, double v) {
     if (!t) return NULL;
     if (dtype == AG_INT64)
         AG_I64(t)[0] = (int64_t)v;
+    else if (dtype == AG_UINT8)
+        AG_U8(t)[0] = ag_to_uint8(v);
     else if (dtype == AG_FLOAT32)
         AG_F32(t)[0] = (float)v;
     else
@@ -163,9 +165,7 @@ int ag_state_get_double(const ag_state_reader *r, double *v, const char *fmt, ..
     const ag_tensor *t;
     FIND_REQUIRED(t, name, r, fmt);
     if (t->ndim != 0) return wrong_kind(r, name, "a 0-d tensor", t);
-    *v = t->dtype == AG_FLOAT32   ? (double)AG_F32(t)[0]
-         : t->dtype == AG_FLOAT64 ? AG_F64(t)[0]
-                                  : (double)AG_I64(t)[0];
+    *v = ag_get(t, 0); /* any dtype, as a double */
     return 0;
 }
 
@@ -182,7 +182,7 @@ int ag_state_get_doubles(const ag_state_reader *r, double *v, int64_t n, const c
     char name[NAME_MAX_LEN];
     const ag_tensor *t;
     FIND_REQUIRED(t, name, r, fmt);
-    if (t->ndim != 1 || t->shape[0] != n || t->dtype == AG_INT64) {
+    if (t->ndim != 1 || t->shape[0] != n || !ag_is_floating(t->dtype)) {
         char what[64];
         snprintf(what, sizeof what, "a floating tensor of shape [%lld]", (long long)n);
         return wrong_kind(r, name, what, t);
@@ -441,7 +441,7 @@ static int read_param_state(const ag_optimizer *opt, const ag_state_reader *r, i
         if (!a->buffers[k]) continue;
         const ag_tensor *src = ag_state_find(r, "state.%lld.%s", (long long)index, a->buffers[k]);
         if (!src) continue;
-        if (src->dtype == AG_INT64 || !ag_same_shape(src, p)) {
+        if (!ag_is_floating(src->dtype) || !ag_same_shape(src, p)) {
             char s1[AG_SHAPE_STR], s2[AG_SHAPE_STR];
             return ag_status_error("%s: size mismatch for %sstate.%lld.%s: copying a state of "
                                    "shape %s (%s) for a parameter of shape %s (%s)",

@@ -547,3 +547,109 @@ Test(data, fashion_mnist_test_set) {
     cr_assert_eq(hi, 1.0f);
     ag_tensor_free(x), ag_tensor_free(y);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* uint8: images kept as bytes (torchvision's dataset.data), converted batch by batch         */
+/* ---------------------------------------------------------------------------------------- */
+
+Test(data, idx_uint8_keeps_the_bytes, .fini = tmp_cleanup) {
+    /* Every byte value once, as 4 images of 8 x 8, plain and gzipped. */
+    unsigned char every[256], buf[512];
+    for (int v = 0; v < 256; v++)
+        every[v] = (unsigned char)(255 - v);
+    size_t n = idx_image(buf, 0x00000803, (const uint32_t[]){4, 8, 8}, 3, every, 256);
+    const char *paths[] = {write_file("bytes-idx3-ubyte", buf, n),
+                           write_gz("bytes-idx3-ubyte.gz", buf, n)};
+    for (int k = 0; k < 2; k++) {
+        ag_tensor *x, *f;
+        cr_assert_eq(ag_idx_load_uint8(paths[k], &x), 0, "%s", ag_last_error());
+        cr_assert_eq(x->dtype, AG_UINT8);
+        ASSERT_SHAPE(x, 4, 8, 8);
+        cr_assert(memcmp(x->data, every, 256) == 0);
+        /* ToTensor() on the bytes, x.to(torch.float32).div(255), is what ag_idx_load_images
+         * gives, bit for bit */
+        cr_assert_eq(ag_idx_load_images(paths[k], &f), 0, "%s", ag_last_error());
+        ag_tensor *g = ag_div_scalar(ag_to(x, AG_FLOAT32), 255.0);
+        cr_assert_eq(g->dtype, AG_FLOAT32);
+        ASSERT_SHAPE(g, 4, 8, 8);
+        cr_assert(memcmp(g->data, f->data, 256 * sizeof(float)) == 0);
+        ag_tensor_free(x), ag_tensor_free(f);
+        ag_tape_reset(NULL);
+    }
+    /* Any file of unsigned bytes (labels too); any other element type is refused. */
+    n = idx_image(buf, 0x00000801, (const uint32_t[]){5}, 1,
+                  (const unsigned char[]){9, 0, 3, 255, 7}, 5);
+    ag_tensor *y;
+    cr_assert_eq(ag_idx_load_uint8(write_file("labels", buf, n), &y), 0, "%s", ag_last_error());
+    cr_assert_eq(y->dtype, AG_UINT8);
+    ASSERT_VALUES(y, 0, 0, 9, 0, 3, 255, 7);
+    ag_tensor_free(y);
+    n = idx_image(buf, 0x00000D01, (const uint32_t[]){1}, 1,
+                  (const unsigned char[]){0x3F, 0xC0, 0, 0}, 4);
+    EXPECT_LOAD_FAILS(ag_idx_load_uint8(write_file("f32", buf, n), &out_),
+                      "ag_idx_load_uint8: ");
+    cr_assert(strstr(ag_last_error(), "the elements are float32 (magic 0x00000d01), not unsigned "
+                                      "bytes (type 08)"),
+              "%s", ag_last_error());
+    n = idx_image(buf, 0x00000803, (const uint32_t[]){2, 2, 3}, 3, pixels, 12);
+    EXPECT_LOAD_FAILS(
+        ag_idx_load_uint8(write_file("short", buf, n - 2), &out_),
+        "truncated: dims [2, 2, 3] of uint8 need 12 bytes of data, the file holds 10");
+    EXPECT_LOAD_FAILS(ag_idx_load_uint8(NULL, &out_), "argument 'path' must not be NULL");
+}
+
+Test(data, loader_batches_bytes_as_bytes) {
+    /* x: (10, 3) uint8 with x[i] = (i, 100 + i, 250 + i mod 256), shuffled */
+    uint8_t xs[30];
+    for (int i = 0; i < 10; i++) {
+        xs[3 * i] = (uint8_t)i;
+        xs[3 * i + 1] = (uint8_t)(100 + i);
+        xs[3 * i + 2] = (uint8_t)(250 + i);
+    }
+    ag_tensor *x = ag_from_data(xs, AG_UINT8, AG_SHAPE(10, 3));
+    ag_manual_seed(0);
+    ag_data_loader *loader = ag_data_loader_new(
+        &x, 1, (ag_data_loader_options){.batch_size = 4, .shuffle = true});
+    ag_tensor *batch;
+    int64_t seen = 0;
+    bool hit[10] = {false};
+    while (ag_data_loader_next(loader, &batch)) {
+        cr_assert_eq(batch->dtype, AG_UINT8);
+        cr_assert_eq(batch->ndim, 2);
+        cr_assert_eq(batch->shape[1], 3);
+        for (int64_t r = 0; r < batch->shape[0]; r++) {
+            int i = AG_U8(batch)[3 * r];
+            cr_assert(i < 10 && !hit[i], "sample %d", i);
+            hit[i] = true;
+            cr_assert_eq(AG_U8(batch)[3 * r + 1], (uint8_t)(100 + i));
+            cr_assert_eq(AG_U8(batch)[3 * r + 2], (uint8_t)(250 + i));
+        }
+        seen += batch->shape[0];
+        ag_tape_reset(NULL);
+    }
+    cr_assert_eq(seen, 10);
+    ag_data_loader_free(loader);
+    ag_tensor_free(x);
+}
+
+Test(data, fashion_mnist_as_bytes) {
+    const char *dir = ag_fashion_mnist_dir();
+    if (!dir)
+        cr_skip_test("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    char images[512];
+    snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", dir);
+    ag_tensor *x, *f;
+    cr_assert_eq(ag_idx_load_uint8(images, &x), 0, "%s", ag_last_error());
+    cr_assert_eq(ag_idx_load_images(images, &f), 0, "%s", ag_last_error());
+    cr_assert_eq(x->dtype, AG_UINT8);
+    ASSERT_SHAPE(x, 10000, 28, 28);
+    /* the 10000 images through ToTensor, 1000 at a time, are ag_idx_load_images' floats */
+    for (int64_t b = 0; b < 10; b++) {
+        ag_tensor *g = ag_div_scalar(ag_to(ag_slice(x, 0, 1000 * b, 1000 * (b + 1), 1),
+                                           AG_FLOAT32), 255.0);
+        cr_assert(memcmp(g->data, AG_F32(f) + b * 1000 * 784, 1000 * 784 * sizeof(float)) == 0,
+                  "batch %lld", (long long)b);
+        ag_tape_reset(NULL);
+    }
+    ag_tensor_free(x), ag_tensor_free(f);
+}

@@ -3,7 +3,7 @@
  *
  * fixtures/print.h holds 70-odd tensors (dtype, shape, values, requires_grad, and an op to
  * apply) with the text torch 1.13 prints for each: 0-d, 1-d to 4-d, int/fixed/scientific
- * modes and their boundaries, nan/inf, int64, float64, rows and suffixes wrapping at 80
+ * modes and their boundaries, nan/inf, int64, uint8, float64, rows and suffixes wrapping at 80
  * columns, summaries of more than 1000 elements, empty tensors and grad_fn suffixes.
  */
 #include "common.h"
@@ -25,6 +25,7 @@ static ag_tensor *build(const print_case *c) {
         case AG_FLOAT32: AG_F32(t)[i] = (float)c->values[i]; break;
         case AG_FLOAT64: AG_F64(t)[i] = c->values[i]; break;
         case AG_INT64: AG_I64(t)[i] = c->ints[i]; break;
+        case AG_UINT8: AG_U8(t)[i] = (uint8_t)c->ints[i]; break;
         }
     }
     if (c->requires_grad) ag_requires_grad_(t, true);

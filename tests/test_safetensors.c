@@ -925,3 +925,80 @@ Test(safetensors, a_saved_file_is_read_by_plain_python) {
     ag_tensor_free(w), ag_tensor_free(d), ag_tensor_free(n);
     remove_test_dir();
 }
+
+/* ---- uint8: "U8" --------------------------------------------------------------------------- */
+
+Test(safetensors, uint8_saves_and_loads_as_U8) {
+    make_test_dir("safetensors");
+    ag_tensor *img = ag_from_data((const uint8_t[]){0, 1, 127, 128, 254, 255}, AG_UINT8,
+                                  AG_SHAPE(2, 3));
+    ag_tensor *w = AG_TENSOR(0.5f);
+    ag_state_dict *sd = ag_state_dict_new(), *loaded;
+    ag_state_dict_add(sd, "img", img), ag_state_dict_add(sd, "w", w);
+    const char *path = in_test_dir("u8.safetensors");
+    cr_assert_eq(ag_save_safetensors(sd, path), 0, "%s", ag_last_error());
+    /* The header names it U8, one byte an element; the six bytes come first, unpadded. */
+    size_t size;
+    unsigned char *bytes = read_all(path, &size);
+    const char *want = "{\"img\":{\"dtype\":\"U8\",\"shape\":[2,3],\"data_offsets\":[0,6]},"
+                       "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[6,10]},";
+    cr_assert(memcmp(bytes + 8, want, strlen(want)) == 0, "header: %.120s", bytes + 8);
+    cr_assert(memcmp(bytes + size - 10, img->data, 6) == 0);
+    free(bytes);
+    ag_load_report report;
+    cr_assert_eq(ag_load_safetensors(path, &loaded, &report), 0, "%s", ag_last_error());
+    ag_tensor *back = ag_state_dict_get(loaded, "img");
+    cr_assert_eq(back->dtype, AG_UINT8);
+    cr_assert(same_bytes(back, img));
+    cr_assert_eq(ag_fingerprint(back), ag_fingerprint(img));
+    cr_assert_eq(report.verified, 2);
+    /* A U8 tensor as another writer lays it out (no checksum). */
+    unsigned char buf[256];
+    size_t n = build(buf, "{\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}",
+                     (const unsigned char[]){0, 9, 200, 255}, 4);
+    ag_state_dict *other;
+    cr_assert_eq(ag_load_safetensors_buffer(buf, n, &other, NULL), 0, "%s", ag_last_error());
+    ag_tensor *b = ag_state_dict_get(other, "b");
+    cr_assert_eq(b->dtype, AG_UINT8);
+    ASSERT_VALUES(b, 0, 0, 0, 9, 200, 255);
+    ag_state_dict_free(other);
+    ag_state_dict_free(loaded), ag_state_dict_free(sd);
+    ag_tensor_free(img), ag_tensor_free(w);
+    expect_bad("{\"b\":{\"dtype\":\"U8\",\"shape\":[5],\"data_offsets\":[0,4]}}", "abcd", 4,
+               "tensor 'b' of dtype U8 and shape [5] needs 5 bytes");
+    remove_test_dir();
+}
+
+Test(safetensors, uint8_load_state_dict_into_converts_bytes_to_floats_only) {
+    ag_tensor *bytes = ag_from_data((const uint8_t[]){3, 250}, AG_UINT8, AG_SHAPE(2));
+    ag_tensor *floats = ag_zeros(AG_FLOAT32, AG_SHAPE(2));
+    ag_tensor *into_bytes = ag_zeros(AG_UINT8, AG_SHAPE(2));
+    ag_tensor *f = AG_TENSOR(1.5f, 300.0f), *l = AG_INDEX(1, 2);
+    ag_state_dict *ckpt = ag_state_dict_new(), *model = ag_state_dict_new();
+    /* uint8 into float32: converted, as torch's copy_; uint8 into uint8: the bytes */
+    ag_state_dict_add(ckpt, "x", bytes), ag_state_dict_add(model, "x", floats);
+    cr_assert_eq(ag_load_state_dict_into(ckpt, model, true), 1, "%s", ag_last_error());
+    ASSERT_VALUES(floats, 0, 0, 3, 250);
+    ag_state_dict *model8 = ag_state_dict_new();
+    ag_state_dict_add(model8, "x", into_bytes);
+    cr_assert_eq(ag_load_state_dict_into(ckpt, model8, true), 1, "%s", ag_last_error());
+    ASSERT_VALUES(into_bytes, 0, 0, 3, 250);
+    /* float or int64 into uint8: refused (a float would be truncated and wrapped) */
+    ag_tensor *sources[] = {f, l};
+    const char *names[] = {"torch.float32", "torch.int64"};
+    for (int k = 0; k < 2; k++) {
+        ag_state_dict *from = ag_state_dict_new();
+        ag_state_dict_add(from, "x", sources[k]);
+        cr_assert_eq(ag_load_state_dict_into(from, model8, true), -1);
+        char want[256];
+        snprintf(want, sizeof want, "dtype mismatch for x: copying a param of dtype %s from "
+                                    "checkpoint into a tensor of dtype torch.uint8 in current "
+                                    "model.", names[k]);
+        cr_assert(strstr(ag_last_error(), want), "%s", ag_last_error());
+        ag_state_dict_free(from);
+    }
+    ASSERT_VALUES(into_bytes, 0, 0, 3, 250); /* nothing copied */
+    ag_state_dict_free(ckpt), ag_state_dict_free(model), ag_state_dict_free(model8);
+    ag_tensor_free(bytes), ag_tensor_free(floats), ag_tensor_free(into_bytes);
+    ag_tensor_free(f), ag_tensor_free(l);
+}

@@ -3,7 +3,8 @@
 # flatten, linear -> 10), SGD lr 0.1 (or --lr) momentum 0.9, cross_entropy, batch 64, one thread.
 # After the same --seed both start from the same weights and see the batches in the same order.
 # It reads the same gzipped IDX files (Debian's dataset-fashion-mnist) with gzip + struct, not
-# torchvision; the images become float32 v / 255, as ToTensor() makes them.
+# torchvision; the images stay uint8, as torchvision's dataset.data, and each batch becomes
+# float32 v / 255 as ToTensor() makes it (as the C side does: the same memory, like for like).
 # Run with Debian's python3-torch:
 #   /usr/bin/python3 bench/torch/fashion_mnist.py [--cnn] [--epochs N] [--batch B] [--lr LR]
 #                                                 [--seed S] [--limit N] [--csv FILE] [--png FILE]
@@ -40,7 +41,7 @@ def load_idx(path):
 
 
 def load_split(split):
-    x = load_idx("%s/%s-images-idx3-ubyte.gz" % (DIR, split)).to(torch.float32).div(255)
+    x = load_idx("%s/%s-images-idx3-ubyte.gz" % (DIR, split))  # uint8 (N, 28, 28)
     y = load_idx("%s/%s-labels-idx1-ubyte.gz" % (DIR, split)).to(torch.int64)
     return x, y
 
@@ -57,6 +58,7 @@ def make_cnn():
 
 
 def forward(model, cnn, x):
+    x = x.to(torch.float32).div(255)  # ToTensor(), per batch
     return model(x.unsqueeze(1) if cnn else x)
 
 
