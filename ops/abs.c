@@ -15,7 +15,7 @@ AG_BINARY_KERNEL(abs_grad_kernel, a * (b > 0 ? 1 : b < 0 ? -1 : 0));
 static void abs_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     if (!x) return;
-    ag_accumulate(node, 0, ag_binary_map("abs_backward", &abs_grad_kernel, node->grad, x));
+    ag_accumulate_temp(node, 0, ag_binary_map("abs_backward", &abs_grad_kernel, node->grad, x));
 }
 
 static const ag_op abs_op = {

@@ -125,9 +125,9 @@ static void batch_norm_backward(ag_node *node) {
         batch_norm_backward_double(p, training, x->data, w ? w->data : NULL, mean->data,
                                    invstd->data, g->data, dx ? dx->data : NULL,
                                    dw ? dw->data : NULL, db ? db->data : NULL);
-    if (dx) ag_accumulate(node, 0, dx);
-    if (dw) ag_accumulate(node, 1, dw);
-    if (db) ag_accumulate(node, 2, db);
+    if (dx) ag_accumulate_temp(node, 0, dx);
+    if (dw) ag_accumulate_temp(node, 1, dw);
+    if (db) ag_accumulate_temp(node, 2, db);
 }
 
 static const ag_op batch_norm_op = {

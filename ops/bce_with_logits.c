@@ -37,11 +37,11 @@ static void bce_with_logits_backward(ag_node *node) {
         ag_tensor *d = ag_mul(
             ag_binary_map("binary_cross_entropy_with_logits_backward", &bce_dinput_kernel, x, t),
             node->grad);
-        ag_accumulate(node, 0, d && n != 1.0 ? ag_div_scalar(d, n) : d);
+        ag_accumulate_temp(node, 0, d && n != 1.0 ? ag_div_scalar(d, n) : d);
     }
     if (ag_needs_grad(node, 1)) {
         ag_tensor *d = ag_mul(ag_neg(x), node->grad);
-        ag_accumulate(node, 1, d && n != 1.0 ? ag_div_scalar(d, n) : d);
+        ag_accumulate_temp(node, 1, d && n != 1.0 ? ag_div_scalar(d, n) : d);
     }
 }
 

@@ -62,7 +62,7 @@ static void cat_backward(ag_node *node) {
             for (int64_t o = 0; o < outer && run; o++)
                 memcpy((char *)dx->data + (size_t)o * run,
                        (const char *)g->data + (size_t)((o * total + off) * inner) * es, run);
-            ag_accumulate(node, k, dx);
+            ag_accumulate_temp(node, k, dx);
         }
         off += size;
     }

@@ -38,7 +38,7 @@ static ag_tensor *clamp_grad(const ag_tensor *g, const ag_tensor *x, double lo, 
 static void clamp_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     if (!x) return;
-    ag_accumulate(node, 0, clamp_grad(node->grad, x, node->farg[0], node->farg[1]));
+    ag_accumulate_temp(node, 0, clamp_grad(node->grad, x, node->farg[0], node->farg[1]));
 }
 
 static const ag_op clamp_op = {

@@ -31,7 +31,7 @@ static void embedding_backward(ag_node *node) {
         embedding_backward_float(index->numel, w->shape[1], index->data, g->data, dw->data);
     else
         embedding_backward_double(index->numel, w->shape[1], index->data, g->data, dw->data);
-    ag_accumulate(node, 0, dw);
+    ag_accumulate_temp(node, 0, dw);
 }
 
 static const ag_op embedding_op = {

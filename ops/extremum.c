@@ -46,7 +46,7 @@ void ag_extremum_all_backward(ag_node *node) {
         bool tied = isnan(m) ? isnan(ag_float_get(x, k)) : ag_float_get(x, k) == m;
         ag_float_set(dx, k, tied ? share : 0);
     }
-    ag_accumulate(node, 0, dx);
+    ag_accumulate_temp(node, 0, dx);
 }
 
 ag_tensor *ag_extremum_all(const ag_extremum *e, ag_tensor *x) {
@@ -82,7 +82,7 @@ void ag_extremum_dim_backward(ag_node *node) {
         for (int64_t i = 0; i < inner; i++)
             ag_float_set(dx, (o * size + AG_I64(idx)[o * inner + i]) * inner + i,
                          ag_float_get(g, o * inner + i));
-    ag_accumulate(node, 0, dx);
+    ag_accumulate_temp(node, 0, dx);
 }
 
 ag_tensor *ag_extremum_dim(const ag_extremum *e, ag_tensor *x, int dim, bool keepdim,

@@ -71,7 +71,7 @@ static void gather_backward(ag_node *node) {
         else
             AG_F64(dx)[pos[p]] += AG_F64(g)[p];
     }
-    ag_accumulate(node, 0, dx);
+    ag_accumulate_temp(node, 0, dx);
 }
 
 static const ag_op gather_op = {

@@ -24,7 +24,7 @@ AG_BINARY_KERNEL(gelu_grad_kernel,
 static void gelu_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     if (!x) return;
-    ag_accumulate(node, 0, ag_binary_map("gelu_backward", &gelu_grad_kernel, node->grad, x));
+    ag_accumulate_temp(node, 0, ag_binary_map("gelu_backward", &gelu_grad_kernel, node->grad, x));
 }
 
 static const ag_op gelu_op = {

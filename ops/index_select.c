@@ -20,7 +20,7 @@ static void index_select_backward(ag_node *node) {
     ag_tensor *index = ag_saved(node, 0);
     if (!index) return;
     int dim = (int)node->iarg[0];
-    ag_accumulate(node, 0,
+    ag_accumulate_temp(node, 0,
                   ag_rows_scatter_add(node->inputs[0], dim, index_rows(index), node->grad));
 }
 

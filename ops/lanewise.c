@@ -46,5 +46,5 @@ void ag_lanewise_backward(ag_node *node, const ag_lane_kernel *k) {
                 k->backward_double(AG_F64(y) + at, AG_F64(g) + at, AG_F64(dx) + at, size, inner);
         }
     }
-    ag_accumulate(node, 0, dx);
+    ag_accumulate_temp(node, 0, dx);
 }

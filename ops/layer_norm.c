@@ -87,9 +87,9 @@ static void layer_norm_backward(ag_node *node) {
         layer_norm_backward_double(m, n, x->data, w ? w->data : NULL, mean->data, rstd->data,
                                    g->data, dx ? dx->data : NULL, dw ? dw->data : NULL,
                                    db ? db->data : NULL);
-    if (dx) ag_accumulate(node, 0, dx);
-    if (dw) ag_accumulate(node, 1, dw);
-    if (db) ag_accumulate(node, 2, db);
+    if (dx) ag_accumulate_temp(node, 0, dx);
+    if (dw) ag_accumulate_temp(node, 1, dw);
+    if (db) ag_accumulate_temp(node, 2, db);
 }
 
 static const ag_op layer_norm_op = {

@@ -33,7 +33,7 @@ static ag_tensor *leaky_relu_grad(const ag_tensor *g, const ag_tensor *x, double
 static void leaky_relu_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     if (!x) return;
-    ag_accumulate(node, 0, leaky_relu_grad(node->grad, x, node->farg[0]));
+    ag_accumulate_temp(node, 0, leaky_relu_grad(node->grad, x, node->farg[0]));
 }
 
 static const ag_op leaky_relu_op = {

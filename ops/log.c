@@ -14,7 +14,7 @@ AG_BINARY_KERNEL(log_grad_kernel, a / b); /* a = g, b = x */
 static void log_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0);
     if (!x) return;
-    ag_accumulate(node, 0, ag_binary_map("log_backward", &log_grad_kernel, node->grad, x));
+    ag_accumulate_temp(node, 0, ag_binary_map("log_backward", &log_grad_kernel, node->grad, x));
 }
 
 static const ag_op log_op = {

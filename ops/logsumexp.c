@@ -50,7 +50,7 @@ static void logsumexp_backward(ag_node *node) {
     int dim = (int)node->iarg[0];
     bool keepdim = node->iarg[1];
     ag_tensor *e = ag_exp(ag_sub(x, kept(out, x, dim, keepdim)));
-    ag_accumulate(node, 0, ag_mul(kept(node->grad, x, dim, keepdim), e));
+    ag_accumulate_temp(node, 0, ag_mul(kept(node->grad, x, dim, keepdim), e));
 }
 
 static const ag_op logsumexp_op = {

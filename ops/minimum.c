@@ -19,11 +19,11 @@ static void minimum_backward(ag_node *node) {
     if (!a || !b) return;
     const char *op = "minimum_backward";
     if (ag_needs_grad(node, 0))
-        ag_accumulate(node, 0,
+        ag_accumulate_temp(node, 0,
                       ag_binary_map(op, &share_kernel, node->grad,
                                     ag_binary_map(op, &minimum_share_kernel, a, b)));
     if (ag_needs_grad(node, 1))
-        ag_accumulate(node, 1,
+        ag_accumulate_temp(node, 1,
                       ag_binary_map(op, &share_kernel, node->grad,
                                     ag_binary_map(op, &minimum_share_kernel, b, a)));
 }

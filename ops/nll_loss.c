@@ -110,7 +110,7 @@ static void nll_loss_backward(ag_node *node) {
             AG_F64(dinput)[at] = reduction == AG_REDUCTION_MEAN ? v / (double)n_targets : v;
         }
     }
-    ag_accumulate(node, 0, dinput);
+    ag_accumulate_temp(node, 0, dinput);
 }
 
 static const ag_op nll_loss_op = {

@@ -48,7 +48,7 @@ void ag_permute_forward(const ag_tensor *x, const int *dims, ag_tensor *out) {
 static void permute_backward(ag_node *node) {
     int n = (int)node->iarg[0], inverse[AG_MAX_DIMS];
     for (int d = 0; d < n; d++) inverse[node->iarg[1 + d]] = d;
-    ag_accumulate(node, 0, ag_permute(node->grad, n, inverse));
+    ag_accumulate_temp(node, 0, ag_permute(node->grad, n, inverse));
 }
 
 static const ag_op permute_op = {

@@ -14,7 +14,7 @@ AG_BINARY_KERNEL(relu_grad_kernel, b <= 0 ? 0 : a); /* a = g, b = y */
 static void relu_backward(ag_node *node) {
     ag_tensor *y = ag_saved(node, 0);
     if (!y) return;
-    ag_accumulate(node, 0, ag_binary_map("relu_backward", &relu_grad_kernel, node->grad, y));
+    ag_accumulate_temp(node, 0, ag_binary_map("relu_backward", &relu_grad_kernel, node->grad, y));
 }
 
 static const ag_op relu_op = {

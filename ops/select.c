@@ -38,7 +38,7 @@ static void select_backward(ag_node *node) {
                 AG_F64(dx)[to] += AG_F64(g)[from];
         }
     }
-    ag_accumulate(node, 0, dx);
+    ag_accumulate_temp(node, 0, dx);
 }
 
 static const ag_op select_op = {

@@ -15,7 +15,7 @@ AG_BINARY_KERNEL(sigmoid_grad_kernel, a * (1 - b) * b); /* a = g, b = y */
 static void sigmoid_backward(ag_node *node) {
     ag_tensor *y = ag_saved(node, 0);
     if (!y) return;
-    ag_accumulate(node, 0, ag_binary_map("sigmoid_backward", &sigmoid_grad_kernel, node->grad, y));
+    ag_accumulate_temp(node, 0, ag_binary_map("sigmoid_backward", &sigmoid_grad_kernel, node->grad, y));
 }
 
 static const ag_op sigmoid_op = {

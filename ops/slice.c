@@ -14,7 +14,7 @@
 static void slice_backward(ag_node *node) {
     int dim = (int)node->iarg[0];
     ag_rows rows = {.start = node->iarg[1], .step = node->iarg[2], .len = node->grad->shape[dim]};
-    ag_accumulate(node, 0, ag_rows_scatter_add(node->inputs[0], dim, rows, node->grad));
+    ag_accumulate_temp(node, 0, ag_rows_scatter_add(node->inputs[0], dim, rows, node->grad));
 }
 
 static const ag_op slice_op = {

@@ -15,7 +15,7 @@ AG_BINARY_KERNEL(sqrt_grad_kernel, a / (2 * b)); /* a = g, b = y */
 static void sqrt_backward(ag_node *node) {
     ag_tensor *y = ag_saved(node, 0);
     if (!y) return;
-    ag_accumulate(node, 0, ag_binary_map("sqrt_backward", &sqrt_grad_kernel, node->grad, y));
+    ag_accumulate_temp(node, 0, ag_binary_map("sqrt_backward", &sqrt_grad_kernel, node->grad, y));
 }
 
 static const ag_op sqrt_op = {

@@ -25,7 +25,7 @@ static void std_backward(ag_node *node) {
     ag_tensor *gv = ag_binary_map("std_backward", &std_share_kernel,
                                   ag_variance_kept(node->grad, x, dim, keepdim),
                                   ag_variance_kept(out, x, dim, keepdim));
-    ag_accumulate(node, 0, gv ? ag_variance_grad(gv, x, dim, node->iarg[1]) : NULL);
+    ag_accumulate_temp(node, 0, gv ? ag_variance_grad(gv, x, dim, node->iarg[1]) : NULL);
 }
 
 static const ag_op std_op = {

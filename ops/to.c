@@ -67,7 +67,7 @@ static ag_tensor *convert(const ag_tensor *x, ag_dtype dtype) {
 
 static void to_backward(ag_node *node) {
     const ag_tensor *x = node->inputs[0];
-    ag_accumulate(node, 0, convert(node->grad, x->dtype));
+    ag_accumulate_temp(node, 0, convert(node->grad, x->dtype));
 }
 
 static const ag_op to_op = {

@@ -11,7 +11,7 @@
 #include "ops/permute.h"
 
 static void transpose_backward(ag_node *node) {
-    ag_accumulate(node, 0, ag_transpose(node->grad, (int)node->iarg[0], (int)node->iarg[1]));
+    ag_accumulate_temp(node, 0, ag_transpose(node->grad, (int)node->iarg[0], (int)node->iarg[1]));
 }
 
 static const ag_op transpose_op = {

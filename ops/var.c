@@ -22,7 +22,7 @@ static void var_backward(ag_node *node) {
     if (!x) return;
     int dim = (int)node->iarg[0];
     ag_tensor *g = ag_variance_kept(node->grad, x, dim, node->iarg[2]);
-    ag_accumulate(node, 0, ag_variance_grad(g, x, dim, node->iarg[1]));
+    ag_accumulate_temp(node, 0, ag_variance_grad(g, x, dim, node->iarg[1]));
 }
 
 static const ag_op var_op = {
