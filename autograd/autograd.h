@@ -100,6 +100,8 @@ struct ag_tensor {
     const char *file;             /* the call that made it (ops) or last cleared its grad */
     struct ag_hook *hooks;        /* gradient hooks (ag_register_hook) */
     ag_tensor *pending_grad;      /* a leaf's gradient summed while a backward runs */
+    ag_tensor *spare_grad;        /* the .grad ag_set_grad_none took away, for the next
+                                     backward to fill instead of allocating one */
 };
 
 /* Typed access to the data: AG_F32(t)[i], AG_F64(t)[i], AG_I64(t)[i], AG_U8(t)[i]. */
@@ -158,7 +160,10 @@ ag_tensor *ag_requires_grad_(ag_tensor *t, bool requires_grad);
 void ag_retain_grad(ag_tensor *t);
 /* True for a tensor no op made: grad_fn == NULL (t.is_leaf). */
 bool ag_is_leaf(const ag_tensor *t);
-/* Drops t's gradient: t.grad = None. Zeroing in place is ag_zero_(t->grad). */
+/* Drops t's gradient: t.grad = None. Zeroing in place is ag_zero_(t->grad). The memory of a
+ * gradient that was yours is kept with t (until ag_tensor_free(t)) and filled by the next
+ * backward that reaches t, so that a loop dropping its gradients every step allocates nothing
+ * (torch's caching allocator keeps such memory too). */
 void ag_set_grad_none(ag_tensor *t);
 /* Gives t a label for printing and pictures; returns t. The string is not copied. */
 ag_tensor *ag_set_name(ag_tensor *t, const char *name);

@@ -300,13 +300,29 @@ static void run_node(ag_backward_run *run, ag_node *node) {
     if (!run->retain_graph) node->released = true;
 }
 
+/* A leaf whose .grad ag_set_grad_none took away gets that tensor back, filled with 0 + g (what
+ * a new one of zeros plus g would hold): zero_grad(set_to_none=True) then costs no allocation
+ * and no clearing. False when there is no such spare (or g is NULL). */
+static bool refill_spare(ag_tensor *leaf, const ag_tensor *g) {
+    ag_tensor *spare = leaf->spare_grad;
+    if (!g || leaf->grad || leaf->tape || !spare) return false;
+    leaf->spare_grad = NULL;
+    if (spare->dtype != leaf->dtype || !ag_same_shape_inline(spare, leaf) || spare->hooks) {
+        ag_tensor_free(spare);
+        return false;
+    }
+    ag_set_reduced(spare, g);
+    leaf->grad = spare;
+    return true;
+}
+
 /* Hooks, then each leaf's pending sum into its .grad, then post-accumulate hooks. */
 static void run_flush(ag_backward_run *run) {
     for (pending_leaf *p = run->leaves; p; p = p->next) {
         ag_tensor *leaf = p->leaf, *g = leaf->pending_grad;
         leaf->pending_grad = NULL;
         if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
-        add_into(&leaf->grad, leaf, !leaf->tape, g, NULL, false);
+        if (!refill_spare(leaf, g)) add_into(&leaf->grad, leaf, !leaf->tape, g, NULL, false);
         if (run->trace) {
             char name[96], values[256];
             fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),

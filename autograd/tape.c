@@ -291,6 +291,7 @@ static inline ag_tensor *init_tensor(char *block, size_t header, ag_tape *tape, 
     t->file = site_file;
     t->hooks = NULL;
     t->pending_grad = NULL;
+    t->spare_grad = NULL;
     return t;
 }
 /* The fields init_tensor writes fill the struct: a field added to ag_tensor breaks this until
@@ -298,7 +299,7 @@ static inline ag_tensor *init_tensor(char *block, size_t header, ag_tape *tape, 
 _Static_assert(sizeof(ag_tensor) == sizeof(ag_dtype) + sizeof(int) + sizeof(int64_t[AG_MAX_DIMS]) +
                                         sizeof(int64_t) + 4 * sizeof(void *) + 3 * sizeof(bool) +
                                         sizeof(uint8_t) + sizeof(int) + sizeof(void *) +
-                                        sizeof(uint64_t) + 4 * sizeof(void *),
+                                        sizeof(uint64_t) + 5 * sizeof(void *),
                "init_tensor must write every field of ag_tensor");
 
 /* The bytes a tensor's block has for its data, and the block's alignment. */

@@ -234,6 +234,7 @@ void ag_tensor_free(ag_tensor *t) {
         return;
     }
     ag_tensor_free(t->grad);
+    ag_tensor_free(t->spare_grad);
     ag_free_hooks(t);
     if (t->owns_data) free(t->data);
     free(t);
@@ -274,7 +275,10 @@ void ag_retain_grad(ag_tensor *t) {
 
 void ag_set_grad_none(ag_tensor *t) {
     if (!ag_check_tensor("ag_set_grad_none", t, "self") || !t->grad) return;
-    if (!t->grad->tape) ag_tensor_free(t->grad);
+    if (!t->grad->tape) { /* kept for the next backward, which fills it instead of a new one */
+        ag_tensor_free(t->spare_grad);
+        t->spare_grad = t->grad;
+    }
     t->grad = NULL;
     t->origin |= AG_GRAD_CLEARED; /* remembered for ag_explain_grad, with where */
     if (!t->tape) ag_site(&t->file, &t->line);

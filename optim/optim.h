@@ -164,10 +164,10 @@ int ag_optimizer_add_param_group_as(ag_optimizer *opt, ag_tensor *const *params,
 void ag_optimizer_step(ag_optimizer *opt);
 
 /* opt.zero_grad(set_to_none): with set_to_none (torch 2's default, and the recommended call)
- * every .grad becomes NULL, so that the next backward makes a fresh one and a parameter that
- * gets no gradient is skipped by the next step; without it every .grad is filled with zeros
- * (torch 1.13's default), and a zero gradient still moves a parameter through momentum or
- * weight decay. */
+ * every .grad becomes NULL, so that the next backward gives a fresh one (in the memory of the
+ * old one: see ag_set_grad_none) and a parameter that gets no gradient is skipped by the next
+ * step; without it every .grad is filled with zeros (torch 1.13's default), and a zero
+ * gradient still moves a parameter through momentum or weight decay. */
 void ag_optimizer_zero_grad(ag_optimizer *opt, bool set_to_none);
 
 /* The number of parameter groups; and group g's learning rate (param_groups[g]['lr']), read

@@ -50,6 +50,28 @@ Test(graph, gradients_accumulate_until_zeroed_or_set_to_none) {
     ag_tensor_free(x);
 }
 
+/* ag_set_grad_none keeps the memory of a user-owned .grad, and the next backward fills it: the
+ * same tensor comes back, holding what a fresh one would (0 + g: a -0 becomes +0; a gradient
+ * broadcast over rows summed down), and a leaf no backward reaches keeps .grad NULL. */
+Test(graph, set_to_none_reuses_the_memory_with_fresh_values) {
+    ag_tensor *x = param(1, 2), *unused = param(1, 2);
+    ag_backward(ag_sum(ag_mul_scalar(x, 3)));
+    ag_tensor *g = x->grad;
+    ag_set_grad_none(x), ag_set_grad_none(unused);
+    cr_assert_null(x->grad);
+    ag_backward(ag_sum(ag_mul_scalar(x, -0.0))); /* each element's gradient is -0 */
+    cr_assert_eq(x->grad, g, "the dropped gradient's memory is filled again");
+    ASSERT_VALUES(x->grad, 0, 0, 0, 0);
+    cr_assert(!signbit(AG_F64(x->grad)[0]) && !signbit(AG_F64(x->grad)[1]), "0 + -0 is +0");
+    ag_set_grad_none(x);
+    ag_tensor *rows = f64_tensor((const double[]){1, 2, 3, 4, 5, 6}, AG_SHAPE(3, 2));
+    ag_backward(ag_sum(ag_mul(ag_add(x, rows), rows))); /* x broadcast over 3 rows */
+    cr_assert_eq(x->grad, g);
+    ASSERT_VALUES(x->grad, 0, 0, 9, 12);
+    cr_assert_null(unused->grad, "no backward reached it");
+    ag_tensor_free(x), ag_tensor_free(unused), ag_tensor_free(rows);
+}
+
 Test(graph, no_grad_records_nothing_and_nests) {
     ag_tensor *x = param(1, 2);
     int64_t before = ag_tape_size(NULL);
