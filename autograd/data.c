@@ -5,8 +5,10 @@
  * The loader keeps the epoch's order of sample indices (0..N-1, or a randperm drawn as torch's
  * RandomSampler draws it) and a position in it; a batch is one index_select per tensor at the
  * next B indices, made on the current tape (each batch has its tensor's dtype: uint8 images
- * give uint8 batches). The IDX reader goes through zlib's gzread, which reads gzipped and
- * plain files alike, a chunk at a time straight into the tensor.
+ * give uint8 batches). An epoch allocates nothing on the heap: the permutation is drawn
+ * straight into the order, the seeds without a tensor, and RandomSampler's own generator is
+ * made once, with the loader, and re-seeded each epoch. The IDX reader goes through zlib's
+ * gzread, which reads gzipped and plain files alike, a chunk at a time straight into the tensor.
  */
 #define _POSIX_C_SOURCE 200809L /* stat, access */
 
@@ -31,6 +33,7 @@ struct ag_data_loader {
     int64_t batch_size;  /* B */
     bool shuffle, drop_last;
     ag_generator *generator; /* borrowed; NULL: the default generator */
+    ag_generator *sampler;   /* owned, shuffle without a generator: RandomSampler's own one */
     int64_t *order;          /* the epoch's N sample indices */
     int64_t pos;             /* the next index into order; -1 when no epoch is in progress */
     bool past_end;           /* the epoch's sampler was read past its last index */
@@ -71,8 +74,11 @@ ag_data_loader *ag_data_loader_new(ag_tensor *const *tensors, int n, ag_data_loa
         loader->tensors = malloc((size_t)n * sizeof *loader->tensors);
         /* zeroed: a state dict saved before the first epoch holds no stray bytes */
         loader->order = calloc((size_t)(num_samples ? num_samples : 1), sizeof(int64_t));
+        /* seeded afresh at each epoch: its first seed does not matter */
+        if (opts.shuffle && !opts.generator) loader->sampler = ag_generator_new(0);
     }
-    if (!loader || !loader->tensors || !loader->order) {
+    if (!loader || !loader->tensors || !loader->order ||
+        (opts.shuffle && !opts.generator && !loader->sampler)) {
         ag_data_loader_free(loader);
         AG_ERROR(op, "out of memory");
         return NULL;
@@ -92,16 +98,8 @@ void ag_data_loader_free(ag_data_loader *loader) {
     if (!loader) return;
     free(loader->tensors);
     free(loader->order);
+    ag_generator_free(loader->sampler);
     free(loader);
-}
-
-/* One int64 t.random_(generator=g): a number in [0, 2^63); -1 after an error. */
-static int64_t draw_int64(ag_generator *g) {
-    ag_tensor *t = ag_empty(AG_INT64, AG_SCALAR_SHAPE);
-    if (!t) return -1;
-    int64_t v = ag_random_(t, g) ? AG_I64(t)[0] : -1;
-    ag_tensor_free(t);
-    return v;
 }
 
 /* _BaseDataLoaderIter.__init__ and RandomSampler.__iter__, in the order torch runs them. */
@@ -114,7 +112,7 @@ void ag_data_loader_reset(ag_data_loader *loader) {
     loader->past_end = false;
     /* _base_seed = torch.empty((), dtype=torch.int64).random_(generator=loader.generator):
      * the workers' seed, drawn even with no workers and no shuffle. */
-    if (draw_int64(loader->generator) < 0) return;
+    (void)ag_random_int64(loader->generator);
     int64_t n = loader->num_samples;
     if (!loader->shuffle) {
         for (int64_t i = 0; i < n; i++)
@@ -122,17 +120,14 @@ void ag_data_loader_reset(ag_data_loader *loader) {
         loader->pos = 0;
         return;
     }
-    /* RandomSampler: with no generator, seed a fresh one from the default generator. */
-    ag_generator *g = loader->generator, *own = NULL;
+    /* RandomSampler: with no generator, a fresh one (torch.Generator().manual_seed(seed),
+     * here the loader's, re-seeded) seeded by a random_() of the default generator. */
+    ag_generator *g = loader->generator;
     if (!g) {
-        int64_t seed = draw_int64(NULL);
-        if (seed < 0 || !(g = own = ag_generator_new((uint64_t)seed))) return;
+        g = loader->sampler;
+        ag_generator_manual_seed(g, (uint64_t)ag_random_int64(NULL));
     }
-    ag_tensor *perm = ag_randperm(g, n);
-    ag_generator_free(own);
-    if (!perm) return;
-    memcpy(loader->order, perm->data, (size_t)n * sizeof(int64_t));
-    ag_tensor_free(perm);
+    ag_randperm_into(g, n, loader->order);
     loader->pos = 0;
 }
 
@@ -142,10 +137,7 @@ bool ag_data_loader_next(ag_data_loader *loader, ag_tensor **batch) {
         AG_ERROR(op, "%s is NULL", loader ? "batch" : "loader");
         return false;
     }
-    if (loader->pos < 0) {
-        ag_data_loader_reset(loader);
-        if (loader->pos < 0) return false; /* the draw reported an error */
-    }
+    if (loader->pos < 0) ag_data_loader_reset(loader); /* cannot fail */
     int64_t left = loader->num_samples - loader->pos;
     int64_t b = left < loader->batch_size ? left : loader->batch_size;
     if (left < loader->batch_size && !loader->past_end) {
@@ -154,11 +146,8 @@ bool ag_data_loader_next(ag_data_loader *loader, ag_tensor **batch) {
          * [:self.num_samples % n]`: a whole randperm(N), of which it yields nothing. From a
          * generator of its own that changes nothing; from the loader's, we draw it too. */
         loader->past_end = true;
-        if (loader->shuffle && loader->generator) {
-            ag_tensor *unused = ag_randperm(loader->generator, loader->num_samples);
-            if (!unused) return false;
-            ag_tensor_free(unused);
-        }
+        if (loader->shuffle && loader->generator)
+            ag_randperm_into(loader->generator, loader->num_samples, NULL);
     }
     if (b == 0 || (loader->drop_last && b < loader->batch_size)) {
         loader->pos = -1; /* the epoch is over: the next call begins another */

@@ -417,4 +417,12 @@ static inline ag_tensor *ag_saved(ag_node *node, int k) {
     return NULL;
 }
 
+/* ---- random draws without a tensor (autograd/random.c; g NULL: the default generator) ---- */
+
+/* ag_randperm(g, n)'s draws and permutation written into out[0..n-1] (n >= 0, unchecked);
+ * out NULL: the same draws, nothing kept. No allocation: the data loader's epoch. */
+void ag_randperm_into(ag_generator *g, int64_t n, int64_t *out);
+/* What ag_random_ draws into one int64 element (in [0, 2^63)), with no tensor. */
+int64_t ag_random_int64(ag_generator *g);
+
 #endif

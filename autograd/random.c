@@ -580,21 +580,27 @@ ag_tensor *ag_randint(ag_generator *g, int64_t low, int64_t high, int ndim, cons
     return t;
 }
 
-/* randperm_cpu: the identity, then for i = 0 .. n-2 swap i with i + (32-bit draw mod n-i). */
-ag_tensor *ag_randperm(ag_generator *g, int64_t n) {
-    ag_tensor *t = ag_empty(AG_INT64, 1, &n); /* reports a negative n in torch's words */
-    if (!t) return NULL;
-    int64_t *p = AG_I64(t);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = i;
+/* randperm_cpu: the identity, then for i = 0 .. n-2 swap i with i + (32-bit draw mod n-i).
+ * With p NULL it makes the same draws and keeps nothing (see internal.h). */
+void ag_randperm_into(ag_generator *g, int64_t n, int64_t *p) {
+    if (p)
+        for (int64_t i = 0; i < n; i++)
+            p[i] = i;
     g = acquire(g);
     for (int64_t i = 0; i < n - 1; i++) {
         int64_t z = (int64_t)(draw32(g) % (uint64_t)(n - i));
+        if (!p) continue;
         int64_t saved = p[i];
         p[i] = p[z + i];
         p[z + i] = saved;
     }
     release(g);
+}
+
+ag_tensor *ag_randperm(ag_generator *g, int64_t n) {
+    ag_tensor *t = ag_empty(AG_INT64, 1, &n); /* reports a negative n in torch's words */
+    if (!t) return NULL;
+    ag_randperm_into(g, n, AG_I64(t));
     return t;
 }
 
@@ -661,6 +667,16 @@ ag_tensor *ag_normal_(ag_tensor *t, double mean, double std, ag_generator *g) {
     return fill_normal("normal_", t, mean, std, g);
 }
 
+/* random_() of one int64: a 64-bit draw mod 2^63. The caller holds g's lock. */
+static int64_t random_int64(ag_generator *g) { return (int64_t)(draw64(g) & (uint64_t)INT64_MAX); }
+
+int64_t ag_random_int64(ag_generator *g) {
+    g = acquire(g);
+    int64_t v = random_int64(g);
+    release(g);
+    return v;
+}
+
 /* random_(): uniform_int_distribution, draw mod (int64: 2^63, uint8: 2^8, float32: 2^24 + 1,
  * float64: 2^53 + 1), a 64-bit draw for int64 and float64. */
 ag_tensor *ag_random_(ag_tensor *t, ag_generator *g) {
@@ -668,7 +684,7 @@ ag_tensor *ag_random_(ag_tensor *t, ag_generator *g) {
     g = acquire(g);
     for (int64_t i = 0; i < t->numel; i++) {
         switch (t->dtype) {
-        case AG_INT64: AG_I64(t)[i] = (int64_t)(draw64(g) & (uint64_t)INT64_MAX); break;
+        case AG_INT64: AG_I64(t)[i] = random_int64(g); break;
         case AG_FLOAT32: AG_F32(t)[i] = (float)(draw32(g) % ((1u << 24) + 1)); break;
         case AG_FLOAT64: AG_F64(t)[i] = (double)(draw64(g) % ((UINT64_C(1) << 53) + 1)); break;
         case AG_UINT8: AG_U8(t)[i] = (uint8_t)(draw32(g) % 256); break;

@@ -194,6 +194,84 @@ Test(data, loader_draws_a_base_seed_without_shuffle) {
     ag_tensor_free(r), ag_tensor_free(x);
 }
 
+/* One random_() of a 0-d int64 tensor, as torch's DataLoader and RandomSampler draw a seed. */
+static int64_t random_int64_of_a_tensor(ag_generator *g) {
+    ag_tensor *t = ag_empty(AG_INT64, AG_SCALAR_SHAPE);
+    ag_random_(t, g);
+    int64_t v = AG_I64(t)[0];
+    ag_tensor_free(t);
+    return v;
+}
+
+/* What one shuffled epoch draws, spelt with tensors and a new generator as torch spells it:
+ * the base seed; the permutation, from g or (g NULL) from torch.Generator() seeded by a
+ * random_() of the default generator; with g, the unused randperm at the end. */
+static void torch_epoch(ag_generator *g, int64_t n, int64_t *order) {
+    (void)random_int64_of_a_tensor(g);
+    ag_generator *own = g ? NULL : ag_generator_new((uint64_t)random_int64_of_a_tensor(NULL));
+    ag_tensor *perm = ag_randperm(g ? g : own, n);
+    memcpy(order, perm->data, (size_t)n * sizeof(int64_t));
+    ag_tensor_free(perm);
+    if (g) ag_tensor_free(ag_randperm(g, n));
+    ag_generator_free(own);
+}
+
+/* One epoch of the loader: the samples in the order it gave them. */
+static void loader_epoch(ag_data_loader *loader, int64_t *order) {
+    ag_tensor *batch;
+    int64_t k = 0;
+    while (ag_data_loader_next(loader, &batch)) {
+        memcpy(order + k, batch->data, (size_t)batch->shape[0] * sizeof(int64_t));
+        k += batch->shape[0];
+        ag_tape_reset(NULL);
+    }
+    cr_assert_eq(k, ag_data_loader_num_samples(loader));
+}
+
+Test(data, loader_epochs_draw_what_tensors_and_new_generators_draw) {
+    /* The loader draws its seeds without a tensor, its permutation straight into its order,
+     * and re-seeds one generator of its own each epoch instead of making a new one: the same
+     * numbers as the tensors and the new generator torch makes, over epochs of three loaders
+     * interleaved, two on the default generator (one of 700 samples: more than mt19937's 624
+     * words, so that the re-seeded generator had been twisted) and one on a generator. */
+    enum { EPOCHS = 4 };
+    static const int64_t sizes[3] = {700, 30, 50}, batch_sizes[3] = {64, 7, 8};
+    static int64_t got[3][EPOCHS][700], want[3][EPOCHS][700];
+    ag_tensor *x[3];
+    ag_data_loader *loaders[3];
+    ag_generator *g = ag_generator_new(5);
+    for (int l = 0; l < 3; l++) {
+        x[l] = ag_arange(0, (double)sizes[l], 1, AG_INT64);
+        loaders[l] = ag_data_loader_new(&x[l], 1,
+                                        (ag_data_loader_options){.batch_size = batch_sizes[l],
+                                                                 .shuffle = true,
+                                                                 .generator = l == 2 ? g : NULL});
+    }
+    ag_manual_seed(11);
+    for (int e = 0; e < EPOCHS; e++)
+        for (int l = 0; l < 3; l++)
+            loader_epoch(loaders[l], got[l][e]);
+    /* where the loaders leave both streams: the next draw of each */
+    int64_t next_default = random_int64_of_a_tensor(NULL), next_g = random_int64_of_a_tensor(g);
+    ag_manual_seed(11);
+    ag_generator_manual_seed(g, 5);
+    for (int e = 0; e < EPOCHS; e++)
+        for (int l = 0; l < 3; l++)
+            torch_epoch(l == 2 ? g : NULL, sizes[l], want[l][e]);
+    for (int l = 0; l < 3; l++)
+        for (int e = 0; e < EPOCHS; e++)
+            for (int64_t i = 0; i < sizes[l]; i++)
+                cr_assert_eq(got[l][e][i], want[l][e][i], "loader %d epoch %d sample %lld", l, e,
+                             (long long)i);
+    cr_assert_eq(random_int64_of_a_tensor(NULL), next_default);
+    cr_assert_eq(random_int64_of_a_tensor(g), next_g);
+    for (int l = 0; l < 3; l++) {
+        ag_data_loader_free(loaders[l]);
+        ag_tensor_free(x[l]);
+    }
+    ag_generator_free(g);
+}
+
 Test(data, loader_batch_of_a_parameter_takes_its_gradient) {
     /* Rows of a tensor that requires grad: index_select's node routes the gradient back. */
     ag_tensor *w = ag_requires_grad_(ag_arange(0, 4, 1, AG_FLOAT64), true);
