@@ -124,10 +124,16 @@ static inline void plus_zero(ag_tensor *t) {
             AG_F64(t)[0] = 0.0 + AG_F64(t)[0];
         return;
     }
-    if (t->dtype == AG_FLOAT32)
-        for (int64_t i = 0; i < t->numel; i++) AG_F32(t)[i] = 0.0f + AG_F32(t)[i];
-    else
-        for (int64_t i = 0; i < t->numel; i++) AG_F64(t)[i] = 0.0 + AG_F64(t)[i];
+    /* (data and count in locals: through t, every store could change them, and the loop
+     * would reload both each time instead of vectorising) */
+    int64_t n = t->numel;
+    if (t->dtype == AG_FLOAT32) {
+        float *d = AG_F32(t);
+        for (int64_t i = 0; i < n; i++) d[i] = 0.0f + d[i];
+    } else {
+        double *d = AG_F64(t);
+        for (int64_t i = 0; i < n; i++) d[i] = 0.0 + d[i];
+    }
 }
 
 /* Adds g into *slot, a gradient of t's shape. The first contribution allocates it, as zeros

@@ -203,16 +203,19 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
     return out;
 }
 
+/* (In the loops below the count is a local, n: read through dst at each step, it would keep
+ * the loop from vectorising.) */
 void ag_set_reduced(ag_tensor *dst, const ag_tensor *src) {
-    if (dst->numel == src->numel && dst->dtype == src->dtype && dst->dtype != AG_INT64) {
+    int64_t n = dst->numel;
+    if (n == src->numel && dst->dtype == src->dtype && ag_is_floating(dst->dtype)) {
         if (dst->dtype == AG_FLOAT32) {
             float *d = dst->data;
             const float *s = src->data;
-            for (int64_t i = 0; i < dst->numel; i++) d[i] = 0.0f + s[i];
+            for (int64_t i = 0; i < n; i++) d[i] = 0.0f + s[i];
         } else {
             double *d = dst->data;
             const double *s = src->data;
-            for (int64_t i = 0; i < dst->numel; i++) d[i] = 0.0 + s[i];
+            for (int64_t i = 0; i < n; i++) d[i] = 0.0 + s[i];
         }
         return;
     }
@@ -222,15 +225,16 @@ void ag_set_reduced(ag_tensor *dst, const ag_tensor *src) {
 
 void ag_add_reduced(ag_tensor *dst, const ag_tensor *src) {
     if (src->numel == 0) return; /* an empty broadcast adds nothing */
-    if (dst->numel == src->numel) { /* the same shape: no dim to sum over */
+    int64_t n = dst->numel;
+    if (n == src->numel) { /* the same shape: no dim to sum over */
         if (dst->dtype == AG_FLOAT32 && src->dtype == AG_FLOAT32) {
             float *d = dst->data;
             const float *s = src->data;
-            for (int64_t i = 0; i < dst->numel; i++) d[i] += s[i];
+            for (int64_t i = 0; i < n; i++) d[i] += s[i];
         } else if (dst->dtype == AG_FLOAT64 && src->dtype == AG_FLOAT64) {
             double *d = dst->data;
             const double *s = src->data;
-            for (int64_t i = 0; i < dst->numel; i++) d[i] += s[i];
+            for (int64_t i = 0; i < n; i++) d[i] += s[i];
         } else {
             for (int64_t i = 0; i < dst->numel; i++) {
                 if (dst->dtype == AG_FLOAT32)

@@ -32,4 +32,14 @@ bool ag_pool_check(const char *op, const ag_tensor *x, ag_pair k, ag_pair *s, ag
 /* The output's shape: x's but (OH, OW) for the last two dims. */
 void ag_pool_out_shape(const ag_tensor *x, const ag_pool *p, int64_t shape[4]);
 
+/* Whether p is MaxPool2d(2) / AvgPool2d(2): kernel 2x2, stride 2, no padding, the pooling of
+ * nearly every convnet, which both ops compute with a kernel of its own (same numbers, same
+ * bits). Its windows tile the image without overlap or clipping: window (i, j) is rows 2i, 2i+1
+ * and columns 2j, 2j+1, and the last row and column of an odd size belong to none. (The width
+ * bound lets max_pool2d keep a winner's place in its window, 0, 1, W or W + 1, in an int32.) */
+static inline bool ag_pool_is_2x2(const ag_pool *p) {
+    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 &&
+           p->w < INT32_MAX;
+}
+
 #endif

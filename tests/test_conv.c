@@ -7,7 +7,9 @@
  * for the output, the grad_fn name and every input's gradient after a backward from torch's
  * upstream gradient. Conv's two kernels (im2col + BLAS, and the direct loops) must both match
  * torch, and each other on a medium size. Float64 gradchecks cover every op on small sizes,
- * and every bad input reports torch's words.
+ * and every bad input reports torch's words. The pools' two kernels each (kernel 2x2 stride 2,
+ * and the general one) must give bit for bit what the plainest loops give, on hard inputs too
+ * (ties, -0, infinities, NaNs).
  */
 #include "common.h"
 #include "nn/nn.h"
@@ -378,4 +380,291 @@ Test(conv, pool_errors) {
                  "input, but got:[1, 1, 2, 5, 5]");
     ag_tensor_free(x), ag_tensor_free(x2), ag_tensor_free(xi), ag_tensor_free(x5);
     ag_tensor_free(xe);
+}
+
+/* ---- pooling: the kernels against the plainest loops, bit for bit -------------------------- */
+
+/* Kernel 2x2, stride 2, no padding has kernels of its own in max_pool2d.c and avg_pool2d.c
+ * (vectorised, branch-free); every other pooling goes through the general ones. Both must give
+ * exactly, bit for bit, what the definitions below give: these are the ops' loops as they were
+ * before either was made fast. max: a value wins if it is greater than the best so far or NaN
+ * (ties: the first; NaNs: the last), padding never wins, and g goes to the winner (zeros +=
+ * g, in the outputs' order); avg: sum from 0 in row-major order over the window clipped to the
+ * image (once NaN, the sum keeps its NaN: the first NaN of a window is the one its mean carries),
+ * divided by the window's size counted to the end of the padding; dx += g / size. */
+#define REFERENCE_POOLS(T)                                                                         \
+    static void reference_max_##T(const T *x, const T *g, int64_t planes, int64_t H, int64_t W,    \
+                                  ag_pair k, ag_pair s, ag_pair p, T *y, T *dx) {                  \
+        int64_t OH = (H + 2 * p.h - k.h) / s.h + 1, OW = (W + 2 * p.w - k.w) / s.w + 1;            \
+        for (int64_t e = 0; e < planes * H * W; e++)                                               \
+            dx[e] = 0;                                                                             \
+        for (int64_t c = 0, o = 0; c < planes; c++)                                                \
+            for (int64_t i = 0; i < OH; i++)                                                       \
+                for (int64_t j = 0; j < OW; j++, o++) {                                            \
+                    int64_t h0 = i * s.h - p.h, w0 = j * s.w - p.w;                                \
+                    int64_t h1 = h0 + k.h < H ? h0 + k.h : H, w1 = w0 + k.w < W ? w0 + k.w : W;    \
+                    if (h0 < 0) h0 = 0;                                                            \
+                    if (w0 < 0) w0 = 0;                                                            \
+                    T best = -INFINITY;                                                            \
+                    int64_t at = h0 * W + w0;                                                      \
+                    for (int64_t h = h0; h < h1; h++)                                              \
+                        for (int64_t v = w0; v < w1; v++) {                                        \
+                            T e = x[c * H * W + h * W + v];                                        \
+                            if (e > best || isnan(e)) {                                            \
+                                best = e;                                                          \
+                                at = h * W + v;                                                    \
+                            }                                                                      \
+                        }                                                                          \
+                    y[o] = best;                                                                   \
+                    dx[c * H * W + at] += g[o];                                                    \
+                }                                                                                  \
+    }                                                                                              \
+    static void reference_avg_##T(const T *x, const T *g, int64_t planes, int64_t H, int64_t W,    \
+                                  ag_pair k, ag_pair s, ag_pair p, T *y, T *dx) {                  \
+        int64_t OH = (H + 2 * p.h - k.h) / s.h + 1, OW = (W + 2 * p.w - k.w) / s.w + 1;            \
+        for (int64_t e = 0; e < planes * H * W; e++)                                               \
+            dx[e] = 0;                                                                             \
+        for (int64_t c = 0, o = 0; c < planes; c++)                                                \
+            for (int64_t i = 0; i < OH; i++)                                                       \
+                for (int64_t j = 0; j < OW; j++, o++) {                                            \
+                    int64_t h0 = i * s.h - p.h, w0 = j * s.w - p.w;                                \
+                    int64_t h1 = h0 + k.h < H + p.h ? h0 + k.h : H + p.h;                          \
+                    int64_t w1 = w0 + k.w < W + p.w ? w0 + k.w : W + p.w;                          \
+                    int64_t size = (h1 - h0) * (w1 - w0);                                          \
+                    if (h0 < 0) h0 = 0;                                                            \
+                    if (w0 < 0) w0 = 0;                                                            \
+                    if (h1 > H) h1 = H;                                                            \
+                    if (w1 > W) w1 = W;                                                            \
+                    T sum = 0;                                                                     \
+                    for (int64_t h = h0; h < h1; h++)                                              \
+                        for (int64_t v = w0; v < w1; v++)                                          \
+                            sum = isnan(sum) ? sum : sum + x[c * H * W + h * W + v];               \
+                    y[o] = sum / (T)size;                                                          \
+                    T share = g[o] / (T)size;                                                      \
+                    for (int64_t h = h0; h < h1; h++)                                              \
+                        for (int64_t v = w0; v < w1; v++)                                          \
+                            dx[c * H * W + h * W + v] += share;                                    \
+                }                                                                                  \
+    }
+REFERENCE_POOLS(float)
+REFERENCE_POOLS(double)
+
+/* A deterministic stream for the test's inputs (xorshift64). */
+static uint64_t pool_draw(uint64_t *state) {
+    *state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17;
+    return *state;
+}
+
+/* Fills t: kind 0, uniform in [-1, 1); kind 1, the hard cases: few distinct values (ties),
+ * +-0, +-inf and NaNs of both signs with payloads of their own (which NaN wins shows). */
+static void pool_fill(ag_tensor *t, int kind, uint64_t *state) {
+    for (int64_t e = 0; e < t->numel; e++) {
+        uint64_t r = pool_draw(state);
+        double v = (double)(r >> 11) * 0x1p-52 - 1;
+        int pick = (int)(r % 10);
+        bool nan = false;
+        if (kind == 1) {
+            const double hard[] = {-0.0, 0.0, -INFINITY, INFINITY, 1, -1, 2, 2, 0.5};
+            nan = pick == 9;
+            v = hard[pick % 9];
+        }
+        if (t->dtype == AG_FLOAT32) {
+            float f = (float)v;
+            uint32_t bits = 0x7fc00000u | (uint32_t)(r >> 40 & 0x3fffff) | (uint32_t)(r & 1) << 31;
+            if (nan) memcpy(&f, &bits, sizeof f);
+            ((float *)t->data)[e] = f;
+        } else {
+            uint64_t bits = 0x7ff8000000000000u | (r >> 20 & 0x7ffffffffffffu) | (r & 1) << 63;
+            if (nan) memcpy(&v, &bits, sizeof v);
+            ((double *)t->data)[e] = v;
+        }
+    }
+}
+
+/* t[e] = v, rounded once to t's dtype. */
+static void pool_set(ag_tensor *t, int64_t e, double v) {
+    if (t->dtype == AG_FLOAT32)
+        ((float *)t->data)[e] = (float)v;
+    else
+        ((double *)t->data)[e] = v;
+}
+
+/* a's data has exactly the bits of expected (a's numel elements of a's dtype). */
+static void assert_same_bits(const ag_tensor *a, const void *expected, const char *what) {
+    cr_assert_not_null(a);
+    size_t size = a->dtype == AG_FLOAT32 ? sizeof(float) : sizeof(double);
+    for (int64_t e = 0; e < a->numel; e++)
+        cr_assert(memcmp((const char *)a->data + e * size, (const char *)expected + e * size,
+                         size) == 0,
+                  "%s: element %lld differs: %.17g, expected %.17g", what, (long long)e,
+                  ag_get(a, e),
+                  size == sizeof(float) ? (double)((const float *)expected)[e]
+                                        : ((const double *)expected)[e]);
+}
+
+/* f on x of `shape` (3 or 4 dims) filled by kind: the output, and x's gradient after one and
+ * after two backwards from a g with distinct values, -0s and a NaN (so that each winner shows)
+ * must have the reference's bits. Through a clone when via_clone (the op's gradient then is
+ * the clone's first: handed on as it is rather than added into zeros). */
+static void check_pool_bits(bool max, ag_dtype dtype, int ndim, const int64_t *shape, ag_pair k,
+                            ag_pair s, ag_pair p, int kind, bool via_clone) {
+    pool_fn f = max ? ag_max_pool2d : ag_avg_pool2d;
+    /* NaNs in the tape's memory, which its next results reuse: a kernel that leaves some of
+     * an uninitialised result unwritten shows. */
+    ag_tensor *junk = ag_full(AG_FLOAT64, AG_SHAPE(1 << 16), NAN);
+    for (int r = 0; r < 8; r++)
+        ag_neg(junk);
+    ag_tensor_free(junk);
+    ag_tape_reset(NULL);
+    uint64_t state = 0x9e3779b97f4a7c15u ^ (uint64_t)(kind + 2 * k.h + 7 * s.w + 31 * p.h);
+    ag_tensor *x = ag_empty(dtype, ndim, shape);
+    pool_fill(x, kind, &state);
+    ag_requires_grad_(x, true);
+    ag_tensor *out = f(via_clone ? ag_clone(x) : x, k, s.h ? s : k, p);
+    cr_assert_not_null(out);
+    ag_tensor *g = ag_empty(dtype, out->ndim, out->shape);
+    pool_fill(g, 0, &state);
+    for (int64_t e = 1; e < g->numel; e += 4)
+        pool_set(g, e, -0.0);
+    if (g->numel > 2) pool_set(g, g->numel - 1, NAN);
+    int64_t H = shape[ndim - 2], W = shape[ndim - 1], planes = x->numel / (H * W);
+    size_t size = dtype == AG_FLOAT32 ? sizeof(float) : sizeof(double);
+    void *y = malloc((size_t)out->numel * size), *dx = malloc((size_t)x->numel * size);
+    cr_assert(y && dx);
+    if (dtype == AG_FLOAT32)
+        (max ? reference_max_float : reference_avg_float)(x->data, g->data, planes, H, W, k,
+                                                          s.h ? s : k, p, y, dx);
+    else
+        (max ? reference_max_double : reference_avg_double)(x->data, g->data, planes, H, W, k,
+                                                            s.h ? s : k, p, y, dx);
+    assert_same_bits(out, y, "forward");
+    ag_backward_with(out, g, true);
+    assert_same_bits(x->grad, dx, "x.grad");
+    /* The second adds into .grad: set to -0s and 1s, as a user may (a -0 shows whether dx holds
+     * 0 + g, as zeros += g would, rather than g) */
+    for (int64_t e = 0; e < x->numel; e++) {
+        double base = e % 3 ? -0.0 : 1;
+        pool_set(x->grad, e, base);
+        if (dtype == AG_FLOAT32)
+            ((float *)dx)[e] = (float)base + ((float *)dx)[e];
+        else
+            ((double *)dx)[e] = base + ((double *)dx)[e];
+    }
+    ag_backward_with(out, g, false);
+    assert_same_bits(x->grad, dx, "x.grad after a second backward");
+    free(y), free(dx);
+    ag_tensor_free(x), ag_tensor_free(g);
+}
+
+/* Both ops, both dtypes, both kinds of input, directly and through a clone. */
+static void check_pool_bits_all(int ndim, const int64_t *shape, ag_pair k, ag_pair s, ag_pair p) {
+    for (int m = 0; m < 2; m++)
+        for (int d = 0; d < 2; d++)
+            for (int kind = 0; kind < 2; kind++)
+                for (int clone = 0; clone < 2; clone++)
+                    check_pool_bits(m == 0, d ? AG_FLOAT64 : AG_FLOAT32, ndim, shape, k, s, p,
+                                    kind, clone);
+}
+
+/* The 2x2 kernels: even and odd sizes (the last row and column in no window), 3-d input,
+ * stride None, tiny planes, and rows of more windows than the kernels take at once (256). */
+Test(conv, pool_2x2_kernels_match_the_definition) {
+    ag_pair k2 = AG_PAIR(2), s2 = AG_PAIR(2), p0 = AG_PAIR(0);
+    check_pool_bits_all(AG_SHAPE(2, 3, 8, 8), k2, s2, p0);
+    check_pool_bits_all(AG_SHAPE(2, 3, 7, 9), k2, s2, p0);
+    check_pool_bits_all(AG_SHAPE(4, 26, 26), k2, AG_PAIR(0), p0);
+    check_pool_bits_all(AG_SHAPE(64, 3, 11, 11), k2, s2, p0);
+    check_pool_bits_all(AG_SHAPE(1, 1, 2, 2), k2, s2, p0);
+    check_pool_bits_all(AG_SHAPE(3, 1, 3, 2), k2, s2, p0);
+    check_pool_bits_all(AG_SHAPE(1, 2, 5, 1031), k2, s2, p0);
+}
+
+/* The general kernels: padding, stride other than the kernel (overlapping windows, and
+ * windows with gaps between them), rectangular windows, windows past the padding. */
+Test(conv, pool_general_kernels_match_the_definition) {
+    const int64_t shape[] = {2, 3, 9, 8};
+    struct {
+        ag_pair k, s, p;
+    } cases[] = {
+        {AG_PAIR(2), AG_PAIR(2), AG_PAIR(1)},       {AG_PAIR(2), AG_PAIR(1), AG_PAIR(0)},
+        {AG_PAIR(2), AG_PAIR(3), AG_PAIR(0)},       {AG_PAIR(3), AG_PAIR(2), AG_PAIR(1)},
+        {AG_PAIR(3), AG_PAIR(1), AG_PAIR(1)},       {AG_PAIR(3), AG_PAIR(3), AG_PAIR(0)},
+        {AG_PAIR(2, 3), AG_PAIR(1, 2), AG_PAIR(1, 0)}, {AG_PAIR(4), AG_PAIR(3), AG_PAIR(2)},
+        {AG_PAIR(2, 1), AG_PAIR(2, 1), AG_PAIR(0)}, {AG_PAIR(1), AG_PAIR(1), AG_PAIR(0)},
+        {AG_PAIR(5, 2), AG_PAIR(2), AG_PAIR(2, 0)},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        check_pool_bits_all(4, shape, cases[c].k, cases[c].s, cases[c].p);
+    check_pool_bits_all(AG_SHAPE(3, 7, 600), AG_PAIR(3), AG_PAIR(2), AG_PAIR(1));
+}
+
+/* The cases by hand, on the 2x2 kernel, float32 and float64: one window per plane. */
+static ag_tensor *pool_2x2_grad(ag_dtype dtype, const double *values, int64_t planes, double *out) {
+    ag_tensor *x = ag_zeros(dtype, AG_SHAPE(1, planes, 2, 2));
+    for (int64_t e = 0; e < 4 * planes; e++)
+        pool_set(x, e, values[e]);
+    ag_requires_grad_(x, true);
+    ag_tensor *y = ag_max_pool2d(x, AG_PAIR(2), AG_PAIR(2), AG_PAIR(0));
+    for (int64_t e = 0; e < planes; e++)
+        out[e] = ag_get(y, e);
+    ag_backward(ag_sum(y));
+    return x;
+}
+
+Test(conv, max_pool2d_2x2_ties_nan_inf_and_zeros) {
+    for (int d = 0; d < 2; d++) {
+        ag_dtype dtype = d ? AG_FLOAT64 : AG_FLOAT32;
+        double out[7];
+        ag_tensor *x = pool_2x2_grad(dtype,
+                                     (const double[]){
+                                         5, 5, 5, 5,                     /* all tied: the first */
+                                         1, 3, 3, 2,                     /* tied maxima */
+                                         NAN, 1, -NAN, 2,                /* NaNs: the last */
+                                         -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                                         -INFINITY, -INFINITY, -INFINITY, -7,
+                                         -0.0, 0.0, -1, -2,              /* -0 == 0: the first */
+                                         INFINITY, NAN, INFINITY, 1,     /* NaN beats +inf */
+                                     },
+                                     7, out);
+        ASSERT_VALUES(x->grad, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1,
+                      0, 0, 0, 0, 1, 0, 0);
+        cr_assert_eq(out[0], 5);
+        cr_assert_eq(out[1], 3);
+        cr_assert(isnan(out[2]) && signbit(out[2])); /* -NAN: the last NaN's sign */
+        cr_assert_eq(out[3], -INFINITY);
+        cr_assert_eq(out[4], -7);
+        cr_assert(out[5] == 0 && signbit(out[5]));
+        cr_assert(isnan(out[6]));
+        ag_tensor_free(x);
+    }
+}
+
+/* Odd sizes: the last row and column belong to no window and get no gradient. */
+Test(conv, pool_2x2_odd_sizes_drop_the_last_row_and_column) {
+    for (int d = 0; d < 2; d++) {
+        ag_dtype dtype = d ? AG_FLOAT64 : AG_FLOAT32;
+        ag_tensor *x = ag_zeros(dtype, AG_SHAPE(1, 1, 3, 5));
+        for (int64_t e = 0; e < 15; e++) /* 0..14, with 100 in the dropped row and column */
+            pool_set(x, e, e % 5 == 4 || e >= 10 ? 100 : (double)e);
+        ag_requires_grad_(x, true);
+        ag_tensor *m = ag_max_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+        ag_tensor *a = ag_avg_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+        ASSERT_SHAPE(m, 1, 1, 1, 2);
+        ASSERT_VALUES(m, 0, 0, 6, 8);
+        ASSERT_VALUES(a, 0, 0, 3, 5);
+        ag_backward(ag_add(ag_sum(m), ag_sum(a)));
+        ASSERT_VALUES(x->grad, 0, 0, 0.25, 0.25, 0.25, 0.25, 0, 0.25, 1.25, 0.25, 1.25, 0, 0, 0, 0,
+                      0, 0);
+        ag_tensor_free(x);
+    }
+}
+
+/* avg's sum starts from +0: four -0s average to +0, as the general kernel gives. */
+Test(conv, avg_pool2d_2x2_of_negative_zeros_is_positive_zero) {
+    for (int d = 0; d < 2; d++) {
+        ag_tensor *x = ag_full(d ? AG_FLOAT64 : AG_FLOAT32, AG_SHAPE(1, 2, 2), -0.0);
+        ag_tensor *y = ag_avg_pool2d(x, AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
+        cr_assert(ag_get(y, 0) == 0 && !signbit(ag_get(y, 0)));
+        ag_tensor_free(x);
+    }
 }
