@@ -18,7 +18,7 @@ WARN = -Wall -Wextra -Wpedantic $(if $(WERROR),-Werror)
 CFLAGS_ALL = -std=c11 $(OPT) $(WARN) -ffp-contract=off -fno-math-errno -fPIC -I. -MMD -MP $(SAN) $(CFLAGS)
 # Expanded when a recipe runs, i.e. after `deps` has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags openblas libxxhash zlib)
-PKG_LIBS = $(shell pkg-config --libs openblas libxxhash zlib) -lm
+PKG_LIBS = $(shell pkg-config --libs openblas libxxhash zlib) -lm -pthread
 TEST_CFLAGS = $(shell pkg-config --cflags criterion)
 TEST_LIBS = $(shell pkg-config --libs criterion)
 DEBIAN_PACKAGES = libcriterion-dev libxxhash-dev libopenblas-dev zlib1g-dev pkg-config

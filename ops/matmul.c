@@ -16,9 +16,9 @@
  *
  * Two kernels compute each product. The reference is the textbook triple loop over contiguous
  * row-major data, summing in the tensors' precision (float32 in float32); ag_matmul_reference
- * (ops/matmul.h) runs it. ag_matmul and its backward call OpenBLAS's sgemm/dgemm, whose
- * transpose flags give b^T and a^T in backward without copying. The thread count is
- * OpenBLAS's own (OPENBLAS_NUM_THREADS); nothing here sets it.
+ * (ops/matmul.h) runs it. ag_matmul and its backward call ag_gemm (ops/gemm.c: OpenBLAS's
+ * sgemm/dgemm, with bits that do not depend on the thread count), whose transpose flags give
+ * b^T and a^T in backward without copying.
  *
  * One node per call, one backward for every case. Its grad_fn name is the one torch 1.13
  * shows for the same shapes, although torch builds some cases from several nodes:
@@ -32,9 +32,9 @@
  * reaches (dot, mv, mm, the folded mm/mv of a batched operand with a plain one, or bmm).
  */
 #include "autograd/internal.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
@@ -54,27 +54,6 @@
     }
 REFERENCE_GEMM(reference_gemm_f32, float)
 REFERENCE_GEMM(reference_gemm_f64, double)
-
-/* BLAS: c (rows,cols) = op(a) @ op(b) with inner the shared dim; op(a) is a itself, stored
- * (rows,inner), or with ta the transpose of a stored (inner,rows); likewise b, stored
- * (inner,cols) or with tb (cols,inner). Empty sizes are handled here: the BLAS standard rejects
- * a leading dimension of 0 (OpenBLAS happens to accept it), and a sum over nothing is 0. */
-static void blas_gemm(ag_dtype dtype, bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner,
-                      const void *a, const void *b, void *c) {
-    if (rows == 0 || cols == 0) return;
-    if (inner == 0) {
-        memset(c, 0, (size_t)(rows * cols) * ag_dtype_size(dtype));
-        return;
-    }
-    /* make_plan has checked that every size fits BLAS's int */
-    int r = (int)rows, q = (int)cols, n = (int)inner;
-    int lda = ta ? r : n, ldb = tb ? n : q;
-    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-    if (dtype == AG_FLOAT32)
-        cblas_sgemm(CblasRowMajor, opa, opb, r, q, n, 1.0f, a, lda, b, ldb, 0.0f, c, q);
-    else
-        cblas_dgemm(CblasRowMajor, opa, opb, r, q, n, 1.0, a, lda, b, ldb, 0.0, c, q);
-}
 
 /* ---- the plan: every case as a batch of (n,k) @ (k,m) ------------------------------------- */
 
@@ -133,14 +112,14 @@ static ag_tensor *matmul_forward(const plan *p, const ag_tensor *a, const ag_ten
             if (reference)
                 reference_gemm_f32(n, k, m, am, bm, om);
             else
-                blas_gemm(AG_FLOAT32, false, false, n, m, k, am, bm, om);
+                ag_gemm(AG_FLOAT32, false, false, n, m, k, am, bm, 0.0, om);
         } else {
             const double *am = AG_F64(a) + ia * n * k, *bm = AG_F64(b) + ib * k * m;
             double *om = AG_F64(out) + o * n * m;
             if (reference)
                 reference_gemm_f64(n, k, m, am, bm, om);
             else
-                blas_gemm(AG_FLOAT64, false, false, n, m, k, am, bm, om);
+                ag_gemm(AG_FLOAT64, false, false, n, m, k, am, bm, 0.0, om);
         }
     }
     return out;
@@ -191,7 +170,7 @@ static void matmul_backward(ag_node *node) {
             locate(&p, o, &ia, &ib);
             const char *bm = m ? (const char *)b->data + (size_t)(ib * k * m) * size : NULL;
             char *out = (char *)da->data + (size_t)(o * n * k) * size;
-            blas_gemm(g->dtype, false, true, n, k, m, gd + (size_t)(o * n * m) * size, bm, out);
+            ag_gemm(g->dtype, false, true, n, k, m, gd + (size_t)(o * n * m) * size, bm, 0.0, out);
         }
         ag_accumulate(node, 0, da);
     }
@@ -203,7 +182,7 @@ static void matmul_backward(ag_node *node) {
             locate(&p, o, &ia, &ib);
             const char *am = n ? (const char *)a->data + (size_t)(ia * n * k) * size : NULL;
             char *out = (char *)db->data + (size_t)(o * k * m) * size;
-            blas_gemm(g->dtype, true, false, k, m, n, am, gd + (size_t)(o * n * m) * size, out);
+            ag_gemm(g->dtype, true, false, k, m, n, am, gd + (size_t)(o * n * m) * size, 0.0, out);
         }
         ag_accumulate(node, 1, db);
     }
