@@ -14,9 +14,11 @@
  * rather than cleared and then written. An op with a number (x * 2.0) is one call and one
  * block in the common case (ag_scalar_op): its result, its node and the number's 0-d tensor.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_once, pthread keys */
 #include "autograd/internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,13 +125,24 @@ void ag_guard_unwind(void) {
 
 /* ---- tapes -------------------------------------------------------------------------------- */
 
+/* Each thread's default tape is freed when the thread ends: by a key's destructor when a thread
+ * other than the main one exits, by atexit for the main thread (exit runs no key destructors).
+ * ag_tape_free clears the default tape rather than freeing it (it is thread-local storage). */
+static pthread_key_t default_tape_key;
+
 static void free_default_tape(void) { ag_tape_free(&default_tape); }
+static void free_thread_tape(void *tape) { ag_tape_free(tape); }
+static void register_frees(void) {
+    if (pthread_key_create(&default_tape_key, free_thread_tape) == 0) atexit(free_default_tape);
+}
 
 static ag_tape *default_current(void) {
-    static bool registered; /* the main thread's default tape is freed at exit */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static _Thread_local bool registered;
     if (!registered) {
         registered = true;
-        atexit(free_default_tape);
+        pthread_once(&once, register_frees);
+        pthread_setspecific(default_tape_key, &default_tape);
     }
     current_tape = &default_tape;
     return current_tape;

@@ -67,7 +67,7 @@ trap 'rm -f "$tmp"' EXIT
     echo "(steps, products or epochs); mlp_step and cnn_step time each step by the CPU time of the"
     echo "process, which the other processes on a shared machine disturb less than the wall clock."
     echo "The ratio is libautograd's figure over the baseline's: below 1 is faster. A target is met"
-    echo "when the ratio is at most the target."
+    echo "when the ratio is at most the target (a target in units bounds our figure itself)."
     echo
     echo "## Time"
     echo
