@@ -58,8 +58,7 @@ ag_tensor *ag_inplace(const char *op, ag_tensor *t, ag_tensor *other, ag_binary_
     }
     if (!ag_is_floating(t->dtype) && ag_is_floating(other->dtype)) { /* (ag_copy_ converts) */
         AG_ERROR(op, "result type %s can't be cast to the desired output type %s",
-                 other->dtype == AG_FLOAT32 ? "Float" : "Double",
-                 t->dtype == AG_UINT8 ? "Byte" : "Long");
+                 ag_scalar_type_name(other->dtype), ag_scalar_type_name(t->dtype));
         return NULL;
     }
     bool graph = ag_is_grad_enabled() && (t->requires_grad || other->requires_grad);

@@ -154,6 +154,14 @@ static inline size_t ag_elem_size(ag_dtype dtype) {
                                  : dtype == AG_UINT8 ? sizeof(uint8_t) : sizeof(int64_t);
 }
 
+/* torch's ScalarType name of dtype, as its messages write it: "Float", "Double", "Long", "Byte". */
+static inline const char *ag_scalar_type_name(ag_dtype dtype) {
+    return dtype == AG_FLOAT32   ? "Float"
+           : dtype == AG_FLOAT64 ? "Double"
+           : dtype == AG_UINT8   ? "Byte"
+                                 : "Long";
+}
+
 /* Whether dtype is float32 or float64: what arithmetic and gradients take (not int64, uint8). */
 static inline bool ag_is_floating(ag_dtype dtype) {
     return dtype == AG_FLOAT32 || dtype == AG_FLOAT64;

@@ -475,7 +475,7 @@ static bool check_floating_dtype(const char *op, ag_dtype dtype, const char *ker
     if (dtype == AG_FLOAT32 || dtype == AG_FLOAT64) return true;
     if (dtype == AG_INT64 || dtype == AG_UINT8)
         AG_ERROR(op, "\"%s\" not implemented for '%s'", kernel,
-                 dtype == AG_INT64 ? "Long" : "Byte");
+                 ag_scalar_type_name(dtype));
     else
         AG_ERROR(op, "unknown dtype %d", (int)dtype);
     return false;
@@ -506,7 +506,7 @@ static bool check_uniform(const char *op, const ag_tensor *t, double from, doubl
         AG_ERROR(op,
                  "uniform_ expects to-from <= std::numeric_limits<%s>::max(), but found "
                  "to=%g and from=%g which result in to-from to exceed the limit",
-                 f32 ? "Float" : "Double", to, from);
+                 ag_scalar_type_name(f32 ? AG_FLOAT32 : AG_FLOAT64), to, from);
         return false;
     }
     return true;

@@ -139,12 +139,6 @@ static const ag_op batch_norm_op = {
 
 /* ---- checks: torch 1.13's F.batch_norm, in its order and words ----------------------------- */
 
-static const char *scalar_type(ag_dtype dtype) {
-    return dtype == AG_FLOAT32   ? "Float"
-           : dtype == AG_FLOAT64 ? "Double"
-           : dtype == AG_UINT8   ? "Byte"
-                                 : "Long";
-}
 
 static bool check_batch_norm(const char *op, const ag_tensor *x, const ag_tensor *const *stats,
                              bool training) {
@@ -178,13 +172,13 @@ static bool check_batch_norm(const char *op, const ag_tensor *x, const ag_tensor
     for (int k = 0; k < 4; k++) {
         const ag_tensor *t = stats[k];
         if (t && t->dtype != x->dtype && k < 2) {
-            AG_ERROR(op, "expected scalar type %s but found %s", scalar_type(x->dtype),
-                     scalar_type(t->dtype));
+            AG_ERROR(op, "expected scalar type %s but found %s", ag_scalar_type_name(x->dtype),
+                     ag_scalar_type_name(t->dtype));
             return false;
         }
         if (t && t->dtype != x->dtype) {
             AG_ERROR(op, "mixed dtype (CPU): expect parameter to have scalar type of %s",
-                     scalar_type(x->dtype));
+                     ag_scalar_type_name(x->dtype));
             return false;
         }
     }

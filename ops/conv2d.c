@@ -288,7 +288,6 @@ static const ag_op conv2d_op = {
 /* ---- checks: torch 1.13's, in the order F.conv2d reaches them ------------------------------ */
 
 static const char *type_name(ag_dtype dtype) { return dtype == AG_FLOAT32 ? "float" : "double"; }
-static const char *scalar_type(ag_dtype dtype) { return dtype == AG_FLOAT32 ? "Float" : "Double"; }
 
 static bool check_conv2d(const char *op, const ag_tensor *x, const ag_tensor *w, const ag_tensor *b,
                          ag_pair stride, ag_pair padding) {
@@ -359,8 +358,8 @@ static bool check_conv2d(const char *op, const ag_tensor *x, const ag_tensor *w,
         return false;
     }
     if (w->dtype != x->dtype) {
-        AG_ERROR(op, "expected scalar type %s but found %s", scalar_type(x->dtype),
-                 scalar_type(w->dtype));
+        AG_ERROR(op, "expected scalar type %s but found %s", ag_scalar_type_name(x->dtype),
+                 ag_scalar_type_name(w->dtype));
         return false;
     }
     if (w->shape[2] <= 0 || w->shape[3] <= 0) {

@@ -55,9 +55,7 @@ ag_tensor *ag_embedding(ag_tensor *indices, ag_tensor *weight) {
                  "Expected tensor for argument #1 'indices' to have one of the following "
                  "scalar types: Long, Int; but got torch.%sTensor instead (while checking "
                  "arguments for embedding)",
-                 indices->dtype == AG_FLOAT32   ? "Float"
-                 : indices->dtype == AG_FLOAT64 ? "Double"
-                                                : "Byte");
+                 ag_scalar_type_name(indices->dtype));
         return NULL;
     }
     if (indices->ndim >= AG_MAX_DIMS) {

@@ -100,12 +100,6 @@ static const ag_op layer_norm_op = {
 
 /* ---- checks: torch 1.13's, in its order and words ------------------------------------------ */
 
-static const char *scalar_type(ag_dtype dtype) {
-    return dtype == AG_FLOAT32   ? "Float"
-           : dtype == AG_FLOAT64 ? "Double"
-           : dtype == AG_UINT8   ? "Byte"
-                                 : "Long";
-}
 
 static bool same_shape(const ag_tensor *t, int ndim, const int64_t *shape) {
     if (t->ndim != ndim) return false;
@@ -151,13 +145,14 @@ static bool check_layer_norm(const char *op, const ag_tensor *x, int k, const in
         return false;
     }
     if (!ag_is_floating(x->dtype)) {
-        AG_ERROR(op, "\"LayerNormKernelImpl\" not implemented for '%s'", scalar_type(x->dtype));
+        AG_ERROR(op, "\"LayerNormKernelImpl\" not implemented for '%s'",
+                 ag_scalar_type_name(x->dtype));
         return false;
     }
     for (int p = 0; p < 2; p++) {
         if (params[p] && params[p]->dtype != x->dtype) {
-            AG_ERROR(op, "expected scalar type %s but found %s", scalar_type(x->dtype),
-                     scalar_type(params[p]->dtype));
+            AG_ERROR(op, "expected scalar type %s but found %s", ag_scalar_type_name(x->dtype),
+                     ag_scalar_type_name(params[p]->dtype));
             return false;
         }
     }

@@ -92,8 +92,6 @@ LINEAR_OP(squeeze_op, "SqueezeBackward3");
 LINEAR_OP(mm_op, "MmBackward0");
 LINEAR_OP(unsafe_view_op, "UnsafeViewBackward0");
 
-static const char *scalar_type(ag_dtype dtype) { return dtype == AG_FLOAT32 ? "Float" : "Double"; }
-
 /* torch's checks, in its words, on the path F.linear takes. */
 static bool check_linear(const char *op, const ag_tensor *x, const ag_tensor *w,
                          const ag_tensor *b) {
@@ -124,8 +122,8 @@ static bool check_linear(const char *op, const ag_tensor *x, const ag_tensor *w,
         return false;
     }
     if (x->dtype != w->dtype) {
-        AG_ERROR(op, "expected scalar type %s but found %s", scalar_type(x->dtype),
-                 scalar_type(w->dtype));
+        AG_ERROR(op, "expected scalar type %s but found %s", ag_scalar_type_name(x->dtype),
+                 ag_scalar_type_name(w->dtype));
         return false;
     }
     if (b && (b->ndim != 1 || b->shape[0] != m)) {

@@ -222,10 +222,6 @@ static const ag_op batched_transposed_op = {
 
 /* ---- checks ------------------------------------------------------------------------------- */
 
-static const char *scalar_type(ag_dtype dtype) {
-    return dtype == AG_FLOAT32 ? "Float" : dtype == AG_FLOAT64 ? "Double" : "Long";
-}
-
 static int64_t product(int n, const int64_t *shape) {
     int64_t r = 1;
     for (int d = 0; d < n; d++)
@@ -260,7 +256,7 @@ static bool make_plan(ag_tensor *a, ag_tensor *b, plan *p) {
         p->op = &dot_op;
         if (a->dtype != b->dtype) {
             AG_ERROR(op, "dot : expected both vectors to have same dtype, but found %s and %s",
-                     scalar_type(a->dtype), scalar_type(b->dtype));
+                     ag_scalar_type_name(a->dtype), ag_scalar_type_name(b->dtype));
             return false;
         }
         if (k != k2) {
@@ -320,8 +316,8 @@ static bool make_plan(ag_tensor *a, ag_tensor *b, plan *p) {
     }
     if (a->dtype != b->dtype) {
         const ag_tensor *first = b_first ? b : a, *second = b_first ? a : b;
-        AG_ERROR(op, "expected scalar type %s but found %s", scalar_type(first->dtype),
-                 scalar_type(second->dtype));
+        AG_ERROR(op, "expected scalar type %s but found %s", ag_scalar_type_name(first->dtype),
+                 ag_scalar_type_name(second->dtype));
         return false;
     }
     if (!ag_check_floating(op, a)) return false;

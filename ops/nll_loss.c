@@ -16,15 +16,6 @@
 #include "autograd/internal.h"
 
 
-static const char *scalar_type_name(ag_dtype dtype) {
-    switch (dtype) {
-    case AG_FLOAT32: return "Float";
-    case AG_FLOAT64: return "Double";
-    case AG_INT64: return "Long";
-    case AG_UINT8: return "Byte";
-    }
-    return "?";
-}
 
 /* Checks nll_loss's (and cross_entropy's) arguments, reporting in torch's words as op. */
 bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *target,
@@ -64,7 +55,7 @@ bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *
         return false;
     }
     if (target->dtype != AG_INT64) {
-        AG_ERROR(op, "expected scalar type Long but found %s", scalar_type_name(target->dtype));
+        AG_ERROR(op, "expected scalar type Long but found %s", ag_scalar_type_name(target->dtype));
         return false;
     }
     int64_t classes = input->shape[input->ndim - 1];
