@@ -13,6 +13,7 @@
  * epochs included), so anything but 0.00 there is a regression to look at.
  */
 #define _GNU_SOURCE /* RTLD_NEXT; first, before bench.h sets _POSIX_C_SOURCE */
+#define BENCH_TRAINING /* bench_mlp, bench_cnn */
 #include "bench.h"
 
 #include "autograd/autograd.h"
@@ -159,11 +160,7 @@ static void model_step(void *p) {
 }
 
 static model_state mlp(int64_t batch) {
-    ag_module *m[3];
-    m[0] = ag_linear_module(784, 256, true, NULL);
-    m[1] = ag_relu_module();
-    m[2] = ag_linear_module(256, 10, true, NULL);
-    model_state s = {.model = ag_sequential_new(3, m)};
+    model_state s = {.model = bench_mlp()};
     int n;
     ag_tensor *const *params = ag_sequential_parameters(s.model, &n);
     s.opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.1, .momentum = 0.9});
@@ -173,16 +170,7 @@ static model_state mlp(int64_t batch) {
 }
 
 static model_state cnn(int64_t batch) {
-    ag_module *m[8];
-    m[0] = ag_conv2d_module(1, 32, AG_PAIR(3), AG_PAIR(1), AG_PAIR(0), true, NULL);
-    m[1] = ag_relu_module();
-    m[2] = ag_max_pool2d_module(AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
-    m[3] = ag_conv2d_module(32, 64, AG_PAIR(3), AG_PAIR(1), AG_PAIR(0), true, NULL);
-    m[4] = ag_relu_module();
-    m[5] = ag_max_pool2d_module(AG_PAIR(2), AG_PAIR(0), AG_PAIR(0));
-    m[6] = ag_flatten_module(1, -1);
-    m[7] = ag_linear_module(64 * 5 * 5, 10, true, NULL);
-    model_state s = {.model = ag_sequential_new(8, m)};
+    model_state s = {.model = bench_cnn()};
     int n;
     ag_tensor *const *params = ag_sequential_parameters(s.model, &n);
     s.opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.1, .momentum = 0.9});

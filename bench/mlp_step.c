@@ -15,7 +15,7 @@
  * False), torch 1.13's default), so a steady step allocates nothing. bench/torch/mlp_step.py
  * is the same step in PyTorch with the same arguments, on the same numbers (the same seed).
  */
-#define BENCH_TRAINING      /* bench_train_steps */
+#define BENCH_TRAINING /* bench_training_run, bench_mlp, bench_cnn */
 #include "bench.h" /* first: it sets _POSIX_C_SOURCE */
 
 #include "autograd/autograd.h"
@@ -31,32 +31,6 @@ int main(int argc, char **argv) {
     int steps;
     if (!bench_batch_steps(argc, argv, 200, &batch, &steps)) return 2;
     ag_manual_seed(0);
-    ag_module *m[3];
-    m[0] = ag_linear_module(784, 256, true, NULL);
-    m[1] = ag_relu_module();
-    m[2] = ag_linear_module(256, 10, true, NULL);
-    ag_sequential *model = ag_sequential_new(3, m);
-    int n;
-    ag_tensor *const *params = ag_sequential_parameters(model, &n);
-    ag_optimizer *opt = ag_sgd(params, n, (ag_sgd_options){.lr = 0.01, .momentum = 0.9});
-    ag_tensor *x[POOL], *y[POOL];
-    for (int k = 0; k < POOL; k++) {
-        x[k] = ag_rand(NULL, AG_FLOAT32, AG_SHAPE(batch, 784));
-        y[k] = ag_randint(NULL, 0, 10, AG_SHAPE(batch));
-    }
-
-    double *times = malloc((size_t)steps * sizeof *times);
-    double *cpu = malloc((size_t)steps * sizeof *cpu);
-    if (!times || !cpu) return 1;
-    double loss = bench_train_steps(model, opt, x, y, POOL, WARMUP, steps, times, cpu);
-    for (int s = 0; s < steps; s++) times[s] *= 1e6, cpu[s] *= 1e6; /* in us */
-    printf("loss after %d steps: %.4f\n", WARMUP + steps, loss);
-    printf("wall-clock median: %.2f us/step\n", bench_median(times, steps));
-    printf("mlp_step: %.2f us/step (CPU time)\n", bench_median(cpu, steps));
-    free(times), free(cpu);
-    for (int k = 0; k < POOL; k++)
-        ag_tensor_free(x[k]), ag_tensor_free(y[k]);
-    ag_optimizer_free(opt);
-    ag_sequential_free(model);
-    return 0;
+    return bench_training_run("mlp_step", bench_mlp(), batch, 1, (const int64_t[]){784}, POOL,
+                              WARMUP, steps, false);
 }
