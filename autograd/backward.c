@@ -19,10 +19,14 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* A leaf that received gradient in this run (a list in tape memory). */
+/* A leaf that received gradient in this run (a list in tape memory). While write is set, the
+ * leaf's gradient so far is one contribution not yet computed (ag_accumulate_write): the flush
+ * writes it straight into .grad, and leaf->pending_grad is NULL. */
 typedef struct pending_leaf {
     ag_tensor *leaf;
     struct pending_leaf *next;
+    ag_grad_write write;
+    const void *args;
 } pending_leaf;
 
 struct ag_backward_run {
@@ -34,6 +38,7 @@ struct ag_backward_run {
     bool done;
     uint64_t errors;        /* ag_error_count() at the start */
     pending_leaf *leaves;
+    int64_t written_later;  /* leaves whose pending_leaf has a write */
     FILE *trace;
 };
 
@@ -159,6 +164,26 @@ static inline void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owne
     }
 }
 
+/* A put-off write's gradient, made now in a temporary: it becomes p's leaf's pending sum. */
+static void write_into_pending(ag_backward_run *run, pending_leaf *p) {
+    ag_tensor *leaf = p->leaf, *g = ag_result(leaf->dtype, leaf->ndim, leaf->shape);
+    if (g) p->write(p->args, g->data, false);
+    leaf->pending_grad = g;
+    p->write = NULL;
+    run->written_later--;
+}
+
+/* When leaf t has a put-off write in this run: writes it into t's pending sum (which another
+ * gradient is about to join), and returns true. */
+AG_COLD static bool write_now(ag_backward_run *run, ag_tensor *t) {
+    for (pending_leaf *p = run->leaves; p; p = p->next)
+        if (p->leaf == t && p->write) {
+            write_into_pending(run, p);
+            return true;
+        }
+    return false;
+}
+
 /* Adds g into t's gradient for this run: fn's grad where fn made t (when the edge was
  * recorded), else t's pending sum as a leaf. */
 static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn,
@@ -167,11 +192,10 @@ static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *
         add_into(&fn->grad, t, false, g, temp, false);
         return;
     }
-    if (!t->pending_grad) {
+    if (!t->pending_grad && !(run->written_later && write_now(run, t))) {
         pending_leaf *p = ag_tape_alloc(sizeof *p);
         if (!p) return;
-        p->leaf = t;
-        p->next = run->leaves;
+        *p = (pending_leaf){.leaf = t, .next = run->leaves};
         run->leaves = p;
     }
     add_into(&t->pending_grad, t, false, g, temp, true);
@@ -227,6 +251,30 @@ void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g) {
         return;
     }
     accumulate(node, k, g, g);
+}
+
+/* A leaf's first gradient in a run of ag_backward (not one watched: no anomaly mode, no trace,
+ * no hooks, not run step by step) is put off until the flush, which writes it into .grad; any
+ * other is written into a temporary now and accumulated as such. */
+void ag_accumulate_write(ag_node *node, int k, ag_grad_write write, const void *args,
+                         bool exact_add) {
+    ag_backward_run *run = running;
+    ag_tensor *in = node->inputs[k];
+    if (!run || !node->input_needs[k]) return;
+    if (exact_add && !node->input_fns[k] && !in->tape && !in->hooks && !run->heap &&
+        !run->trace && !ag_anomaly_on && !in->pending_grad &&
+        !(run->written_later && write_now(run, in))) {
+        pending_leaf *p = ag_tape_alloc(sizeof *p);
+        if (!p) return;
+        *p = (pending_leaf){.leaf = in, .next = run->leaves, .write = write, .args = args};
+        run->leaves = p;
+        run->written_later++;
+        return;
+    }
+    ag_tensor *g = ag_result(in->dtype, in->ndim, in->shape);
+    if (!g) return;
+    write(args, g->data, false);
+    ag_accumulate_temp(node, k, g);
 }
 
 /* (The same conditions as accumulate's for giving node->grad up: it is this node's alone, as
@@ -322,20 +370,55 @@ static bool refill_spare(ag_tensor *leaf, const ag_tensor *g) {
     return true;
 }
 
+/* The end of a leaf's flush: the trace's line, then post-accumulate hooks. */
+static void flushed(ag_backward_run *run, ag_tensor *leaf) {
+    if (run->trace) {
+        char name[96], values[256];
+        fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),
+                values_str(leaf->grad, values, sizeof values));
+    }
+    for (ag_hook *h = leaf->hooks; h; h = h->next)
+        if (h->post) h->post(leaf, h->userdata);
+}
+
+/* A put-off write straight into leaf's .grad, added (as a sum made in a temporary and added
+ * in would be: ag_accumulate_write's exact_add), or into the .grad ag_set_grad_none took away.
+ * False when the leaf has neither as a plain tensor of its dtype and shape. */
+static bool write_into_grad(ag_tensor *leaf, const pending_leaf *p) {
+    ag_tensor *grad = leaf->grad, *spare = leaf->spare_grad;
+    if (grad) {
+        if (grad->dtype != leaf->dtype || grad->base || grad->hooks ||
+            !ag_same_shape_inline(grad, leaf))
+            return false;
+        p->write(p->args, grad->data, true);
+        return true;
+    }
+    if (!spare || leaf->tape || spare->dtype != leaf->dtype || spare->hooks ||
+        !ag_same_shape_inline(spare, leaf))
+        return false;
+    p->write(p->args, spare->data, false);
+    leaf->spare_grad = NULL;
+    leaf->grad = spare;
+    return true;
+}
+
 /* Hooks, then each leaf's pending sum into its .grad, then post-accumulate hooks. */
 static void run_flush(ag_backward_run *run) {
     for (pending_leaf *p = run->leaves; p; p = p->next) {
-        ag_tensor *leaf = p->leaf, *g = leaf->pending_grad;
+        ag_tensor *leaf = p->leaf;
+        if (p->write) {
+            if (!leaf->hooks && write_into_grad(leaf, p)) {
+                run->written_later--;
+                flushed(run, leaf);
+                continue;
+            }
+            write_into_pending(run, p);
+        }
+        ag_tensor *g = leaf->pending_grad;
         leaf->pending_grad = NULL;
         if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
         if (!refill_spare(leaf, g)) add_into(&leaf->grad, leaf, !leaf->tape, g, NULL, false);
-        if (run->trace) {
-            char name[96], values[256];
-            fprintf(run->trace, "leaf %s: grad = %s\n", who(leaf, name, sizeof name),
-                    values_str(leaf->grad, values, sizeof values));
-        }
-        for (ag_hook *h = leaf->hooks; h; h = h->next)
-            if (h->post) h->post(leaf, h->userdata);
+        flushed(run, leaf);
     }
     run->leaves = NULL;
 }

@@ -140,6 +140,18 @@ void ag_accumulate(ag_node *node, int k, const ag_tensor *g);
  * When it is the input's first gradient in this run and has the input's dtype and shape, it
  * becomes that gradient as it is, instead of being copied. */
 void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g);
+/* A gradient an op can write straight into memory of its input's dtype and shape: write(args,
+ * data, false) stores it there; write(args, data, true) adds it to what data holds. */
+typedef void (*ag_grad_write)(const void *args, void *data, bool add);
+/* Input k's gradient, given as its write (args must live until the run ends: tape memory).
+ * For a leaf's first gradient in the run, the write is put off: the end of the run writes it
+ * into .grad directly, with no temporary and no pass adding one in. That needs exact_add: the
+ * write's adding gives the same bits as writing into zeros and adding the result. Otherwise,
+ * and whenever something must see the gradient on its own (hooks, anomaly mode, a trace, a
+ * step-by-step run, a second gradient for the leaf), it is written into a temporary and
+ * accumulated as ag_accumulate_temp would. */
+void ag_accumulate_write(ag_node *node, int k, ag_grad_write write, const void *args,
+                         bool exact_add);
 /* node->grad when the node's backward may overwrite it, at its last use, with a result of the
  * same dtype and shape to give up (ag_accumulate_temp), sparing a new tensor: a temporary of
  * this run that nothing else holds (no hook, not a view). NULL when it may not, and always in

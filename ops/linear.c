@@ -48,6 +48,18 @@ static void sum_rows(ag_dtype dtype, int64_t r, int64_t m, const void *g, double
     }
 }
 
+/* dw = g^T @ X as a gradient write (ag_accumulate_write): straight into w's .grad. */
+typedef struct {
+    ag_dtype dtype;
+    int64_t m, k, r;
+    const void *g, *x;
+} dw_product;
+
+static void write_dw(const void *args, void *data, bool add) {
+    const dw_product *p = args;
+    ag_gemm(p->dtype, true, false, p->m, p->k, p->r, p->g, p->x, add ? 1.0 : 0.0, data);
+}
+
 static void linear_backward(ag_node *node) {
     ag_tensor *x = ag_saved(node, 0), *w = ag_saved(node, 1);
     if (!x || !w) return;
@@ -62,10 +74,10 @@ static void linear_backward(ag_node *node) {
         ag_accumulate_temp(node, 0, dx);
     }
     if (ag_needs_grad(node, 1)) { /* dw = g^T @ X */
-        ag_tensor *dw = ag_result(dtype, 2, w->shape);
-        if (!dw) return;
-        ag_gemm(dtype, true, false, m, k, r, g->data, x->data, 0.0, dw->data);
-        ag_accumulate_temp(node, 1, dw);
+        dw_product *p = ag_tape_alloc(sizeof *p);
+        if (!p) return;
+        *p = (dw_product){dtype, m, k, r, g->data, x->data};
+        ag_accumulate_write(node, 1, write_dw, p, r <= AG_GEMM_ONE_PASS_INNER);
     }
     if (ag_needs_grad(node, 2)) { /* db = g summed over rows, in double, rounded once */
         ag_tensor *db = ag_result(dtype, 1, &m);

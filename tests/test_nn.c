@@ -102,6 +102,131 @@ Test(nn, linear_errors) {
         ag_tensor_free(all[i]);
 }
 
+/* A weight's gradient goes straight into its .grad (ag_accumulate_write): at the end of the
+ * backward the product g^T X is added into .grad by the gemm itself, with no temporary on the
+ * tape. A step-by-step backward never does that, so it is the reference: every way a weight
+ * can receive its gradient must give its bits exactly. */
+typedef struct {
+    ag_tensor *x, *w, *b, *g;
+} linear_case;
+
+static linear_case linear_case_new(ag_dtype dtype, int64_t rows, uint64_t seed) {
+    ag_generator *gen = ag_generator_new(seed);
+    linear_case c = {ag_randn(gen, dtype, AG_SHAPE(rows, 784)),
+                     ag_requires_grad_(ag_randn(gen, dtype, AG_SHAPE(256, 784)), true),
+                     ag_requires_grad_(ag_randn(gen, dtype, AG_SHAPE(256)), true),
+                     ag_randn(gen, dtype, AG_SHAPE(rows, 256))};
+    ag_generator_free(gen);
+    return c;
+}
+
+static void linear_case_free(linear_case c) {
+    ag_tensor_free(c.x), ag_tensor_free(c.w), ag_tensor_free(c.b), ag_tensor_free(c.g);
+}
+
+/* One forward and backward on tape (fresh), whole or step by step; the tape's reserved bytes. */
+static size_t linear_step(linear_case c, bool step_by_step) {
+    ag_tape *tape = ag_tape_new(), *previous = ag_tape_use(tape);
+    ag_tensor *out = ag_linear(c.x, c.w, c.b);
+    if (step_by_step)
+        ag_backward_end(ag_backward_begin(out, c.g, false));
+    else
+        ag_backward_with(out, c.g, false);
+    size_t reserved = ag_tape_reserved_bytes(tape);
+    ag_tape_use(previous);
+    ag_tape_free(tape);
+    return reserved;
+}
+
+static void assert_same_bits(const ag_tensor *a, const ag_tensor *b) {
+    cr_assert(a && b && a->numel == b->numel && a->dtype == b->dtype);
+    cr_assert_eq(memcmp(a->data, b->data, (size_t)a->numel * ag_dtype_size(a->dtype)), 0,
+                 "the gradients differ in their bits");
+}
+
+Test(nn, linear_weight_gradient_goes_straight_into_grad) {
+    /* Up to 256 rows the gemm sums each element of g^T X in one pass (float32 and float64);
+     * over that, OpenBLAS's float64 gemm sums in blocks, and the gradient is a temporary. */
+    int64_t rows[] = {64, 256, 300};
+    ag_dtype dtypes[] = {AG_FLOAT32, AG_FLOAT64};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 3; i++) {
+            size_t wbytes = 256 * 784 * ag_dtype_size(dtypes[d]);
+            linear_case a = linear_case_new(dtypes[d], rows[i], 7);
+            linear_case r = linear_case_new(dtypes[d], rows[i], 7);
+            for (int step = 0; step < 3; step++) { /* into nothing, then twice into a sum */
+                size_t direct = linear_step(a, false), reference = linear_step(r, true);
+                assert_same_bits(a.w->grad, r.w->grad);
+                assert_same_bits(a.b->grad, r.b->grad);
+                cr_assert_geq(reference, wbytes, "step by step, the gradient is a temporary");
+                if (rows[i] <= 256 && step > 0)
+                    cr_assert_lt(direct, wbytes, "rows %lld: the weight's gradient was on the tape",
+                                 (long long)rows[i]);
+            }
+            /* zero_grad(set_to_none=True): the same memory is filled again, the same bits */
+            void *memory = a.w->grad->data;
+            ag_set_grad_none(a.w), ag_set_grad_none(r.w);
+            linear_step(a, false), linear_step(r, true);
+            assert_same_bits(a.w->grad, r.w->grad);
+            cr_assert_eq(a.w->grad->data, memory);
+            linear_case_free(a), linear_case_free(r);
+        }
+}
+
+static ag_tensor *times_three(ag_tensor *grad, void *userdata) {
+    (void)userdata;
+    return ag_mul_scalar(grad, 3);
+}
+
+Test(nn, linear_weight_gradient_with_a_hook_a_second_use_or_an_error) {
+    /* A hook sees the whole gradient, so it is made as a tensor first: the same bits. */
+    linear_case a = linear_case_new(AG_FLOAT32, 64, 9), r = linear_case_new(AG_FLOAT32, 64, 9);
+    ag_register_hook(a.w, times_three, NULL), ag_register_hook(r.w, times_three, NULL);
+    for (int step = 0; step < 2; step++) {
+        linear_step(a, false), linear_step(r, true);
+        assert_same_bits(a.w->grad, r.w->grad);
+    }
+    linear_case_free(a), linear_case_free(r);
+
+    /* A weight used three times, two backwards: its first gradient is made when the second
+     * arrives, and the three are summed before .grad is added to, in torch's order. */
+    ag_tensor *grads[2];
+    ag_tensor *x = ag_randn(NULL, AG_FLOAT32, AG_SHAPE(32, 40));
+    for (int k = 0; k < 2; k++) {
+        ag_generator *gen = ag_generator_new(10);
+        ag_tensor *w = ag_requires_grad_(ag_randn(gen, AG_FLOAT32, AG_SHAPE(40, 40)), true);
+        ag_generator_free(gen);
+        AG_NO_GRAD { ag_mul_scalar_(w, 0.2); }
+        for (int step = 0; step < 2; step++) {
+            ag_tensor *h = x;
+            for (int use = 0; use < 3; use++)
+                h = ag_tanh(ag_linear(h, w, NULL));
+            if (k == 0)
+                ag_backward(ag_sum(h));
+            else
+                ag_backward_end(ag_backward_begin(ag_sum(h), NULL, false));
+        }
+        grads[k] = ag_clone(w->grad);
+        ag_tensor_free(w);
+    }
+    assert_same_bits(grads[0], grads[1]);
+    ag_tape_reset(NULL);
+
+    /* A backward that fails after the linear node ran leaves .grad as it was. */
+    ag_tensor *w = ag_requires_grad_(ag_full(AG_FLOAT32, AG_SHAPE(3, 40), 0.5), true);
+    ag_tensor *z = ag_requires_grad_(ag_full(AG_FLOAT32, AG_SHAPE(32, 3), 0.25), true);
+    ag_backward(ag_sum(ag_linear(x, w, NULL)));
+    ag_tensor *before = ag_clone(w->grad);
+    ag_tensor *s = ag_sigmoid(z); /* saves its output s */
+    ag_tensor *loss = ag_sum(ag_add(ag_linear(x, w, NULL), s));
+    AG_NO_GRAD { ag_mul_scalar_(s, 2); }
+    EXPECT_ERROR(ag_backward(loss), "modified by an inplace operation");
+    assert_same_bits(w->grad, before);
+    cr_assert_null(z->grad);
+    ag_tape_reset(NULL);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(z);
+}
+
 /* ---- layer_norm ------------------------------------------------------------------------------ */
 
 static void check_layer_norm(const fx_tensor *fx, const fx_tensor *fw, const fx_tensor *fb,
