@@ -23,7 +23,7 @@ void ag_gemm(ag_dtype dtype, bool ta, bool tb, int64_t rows, int64_t cols, int64
 /* The largest inner size whose product OpenBLAS sums in one pass: up to it, c = a b + c (beta
  * 1) has the bits of t = a b (beta 0) followed by c = c + t. Beyond, OpenBLAS cuts the inner
  * sum into blocks (its GEMM_Q: 320 and 256 for float32 and float64 with the Haswell kernels)
- * and adds each block into c in turn, which rounds differently. tests/test_gemm.c checks it. */
+ * and adds each block into c in turn, which rounds differently. tests/test_nn.c checks it. */
 #define AG_GEMM_ONE_PASS_INNER 256
 
 #endif
