@@ -122,11 +122,15 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
 /* t = 0 + t, elementwise (floating t): the one thing adding t into zeros changes is that a -0
  * becomes +0. */
 static inline void plus_zero(ag_tensor *t) {
-    if (t->numel == 1) { /* a scalar: spares the vectorised loop's set-up */
-        if (t->dtype == AG_FLOAT32)
-            AG_F32(t)[0] = 0.0f + AG_F32(t)[0];
-        else
-            AG_F64(t)[0] = 0.0 + AG_F64(t)[0];
+    if (t->numel <= 4) { /* a few numbers: spares the vectorised loop's set-up */
+        int64_t n = t->numel;
+        if (t->dtype == AG_FLOAT32) {
+            float *d = AG_F32(t);
+            for (int i = 0; i < 4 && i < n; i++) d[i] = 0.0f + d[i];
+        } else {
+            double *d = AG_F64(t);
+            for (int i = 0; i < 4 && i < n; i++) d[i] = 0.0 + d[i];
+        }
         return;
     }
     /* (data and count in locals: through t, every store could change them, and the loop
@@ -318,7 +322,10 @@ static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradi
     /* The seed: d t / d t = 1 for one element, else the given gradient (cast to t's dtype). */
     ag_tape *previous = ag_tape_use(run->tape);
     ag_tensor *seed = ag_result_like(t);
-    if (seed) {
+    if (seed && !gradient && t->dtype == AG_FLOAT32) {
+        AG_F32(seed)[0] = 1.0f;
+        accumulate_into(run, t, t->grad_fn, seed, seed);
+    } else if (seed) {
         for (int64_t i = 0; i < t->numel; i++) {
             double v = gradient ? ag_get(gradient, i) : 1.0;
             if (t->dtype == AG_FLOAT32)

@@ -219,6 +219,18 @@ void ag_set_reduced(ag_tensor *dst, const ag_tensor *src) {
         }
         return;
     }
+    if (n == 1 && dst->dtype == src->dtype && ag_is_floating(dst->dtype)) { /* all into one */
+        if (dst->dtype == AG_FLOAT32) {
+            float sum = 0.0f;
+            for (int64_t i = 0; i < src->numel; i++) sum += AG_F32(src)[i];
+            AG_F32(dst)[0] = sum;
+        } else {
+            double sum = 0.0;
+            for (int64_t i = 0; i < src->numel; i++) sum += AG_F64(src)[i];
+            AG_F64(dst)[0] = sum;
+        }
+        return;
+    }
     memset(dst->data, 0, (size_t)dst->numel * ag_elem_size(dst->dtype));
     ag_add_reduced(dst, src);
 }

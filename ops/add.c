@@ -10,10 +10,14 @@
 AG_BINARY_KERNEL(add_kernel, a + b);
 
 static void add_backward(ag_node *node) {
-    /* g goes on unchanged: the last input to take it may keep it (ag_accumulate_temp) */
+    /* g goes on unchanged: the last input to take it may keep it (ag_accumulate_temp), so that
+     * is a, when b was broadcast (b's share is a sum of g, made anyway) and a was not */
+    ag_tensor *g = node->grad;
     if (ag_needs_grad(node, 1)) {
-        ag_accumulate(node, 0, node->grad);
-        ag_accumulate_temp(node, 1, node->grad);
+        int keep = !ag_same_shape_inline(node->inputs[1], g) &&
+                   ag_same_shape_inline(node->inputs[0], g) ? 0 : 1;
+        ag_accumulate(node, 1 - keep, g);
+        ag_accumulate_temp(node, keep, g);
     } else {
         ag_accumulate_temp(node, 0, node->grad);
     }

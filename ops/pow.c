@@ -18,14 +18,19 @@
 /* Two exponents skip pow() with its own results: x^1 is x (pow is exact there), and a float32
  * x^2 is x * x (the double product of two floats is exact, so either way it is rounded once).
  * (A float64 x^2 stays pow(): x * x, which torch computes, can differ in the last bit.) */
-AG_UNARY_KERNEL(pow_scalar_kernel, p[0] == 1.0                              ? x
-                                   : p[0] == 2.0 && sizeof x == sizeof(float) ? x * x
-                                                                              : pow(x, p[0]));
+AG_UNARY_KERNEL(pow_scalar_any_kernel, pow(x, p[0]));
+AG_UNARY_KERNEL(pow_scalar_1_kernel, x);
+AG_UNARY_KERNEL(pow_scalar_2_kernel, sizeof x == sizeof(float) ? x * x : pow(x, 2.0));
+
+/* x^s's kernel, picked once for the whole tensor. */
+static const ag_unary_kernel *pow_scalar_kernel(double s) {
+    return s == 1.0 ? &pow_scalar_1_kernel : s == 2.0 ? &pow_scalar_2_kernel : &pow_scalar_any_kernel;
+}
 
 /* g * (s * x^(s-1)) in one pass, for g of x's dtype and shape: the operations of the three
  * ops in pow_scalar_backward, in the same order and precision, without their bookkeeping. */
 static ag_tensor *pow_scalar_grad(const ag_tensor *g, ag_tensor *x, double s) {
-    ag_tensor *out = ag_unary_map(&pow_scalar_kernel, x, (double[]){s - 1.0});
+    ag_tensor *out = ag_unary_map(pow_scalar_kernel(s - 1.0), x, (double[]){s - 1.0});
     if (!out) return NULL;
     if (x->dtype == AG_FLOAT32) {
         float *o = out->data, sf = (float)s;
@@ -63,7 +68,7 @@ static const ag_op pow_scalar_op = {
 
 ag_tensor *ag_pow_scalar(ag_tensor *x, double s) {
     if (!ag_check_tensor("pow", x, "self") || !ag_check_floating("pow", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&pow_scalar_kernel, x, (double[]){s});
+    ag_tensor *out = ag_unary_map(pow_scalar_kernel(s), x, (double[]){s});
     ag_node *node = ag_record(&pow_scalar_op, out, 1, &x);
     if (node) {
         ag_save(node, x);
