@@ -119,51 +119,22 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
 
 /* ---- accumulating ------------------------------------------------------------------------- */
 
-/* t = 0 + t, elementwise (floating t): the one thing adding t into zeros changes is that a -0
- * becomes +0. */
-static inline void plus_zero(ag_tensor *t) {
-    if (t->numel <= 4) { /* a few numbers: spares the vectorised loop's set-up */
-        int64_t n = t->numel;
-        if (t->dtype == AG_FLOAT32) {
-            float *d = AG_F32(t);
-            for (int i = 0; i < 4 && i < n; i++) d[i] = 0.0f + d[i];
-        } else {
-            double *d = AG_F64(t);
-            for (int i = 0; i < 4 && i < n; i++) d[i] = 0.0 + d[i];
-        }
-        return;
-    }
-    /* (data and count in locals: through t, every store could change them, and the loop
-     * would reload both each time instead of vectorising) */
-    int64_t n = t->numel;
-    if (t->dtype == AG_FLOAT32) {
-        float *d = AG_F32(t);
-        for (int64_t i = 0; i < n; i++) d[i] = 0.0f + d[i];
-    } else {
-        double *d = AG_F64(t);
-        for (int64_t i = 0; i < n; i++) d[i] = 0.0 + d[i];
-    }
-}
-
-/* Adds g into *slot, a gradient of t's shape. The first contribution allocates it, as zeros
- * plus g: user-owned for a user-owned leaf's .grad, on the tape otherwise (set, not cleared and
- * added into: the same numbers, with less work). temp is g when the caller gives g up, else
- * NULL: a temp of t's own dtype and shape becomes the gradient itself, with no copy. A leaf's
- * pending sum (pending) keeps a temp as it is: the flush adds it into zeros or into .grad,
- * which turns its -0s into +0s then, so the `0 +` pass here would be work done twice. */
+/* Adds g into *slot, a gradient of t's shape. The first contribution becomes it as it is, as
+ * in torch (whose engine stores an input's first gradient, and whose AccumulateGrad steals or
+ * clones a leaf's first one: a -0 stays -0): temp is g when the caller gives g up, else NULL,
+ * and a temp of t's own dtype and shape becomes the gradient itself, with no copy. Otherwise
+ * the gradient is made as a copy of g, or the sum of g over the dims where t was broadcast:
+ * user-owned for a user-owned leaf's .grad, on the tape otherwise. */
 static inline void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owned,
-                            const ag_tensor *g, ag_tensor *temp, bool pending) {
+                            const ag_tensor *g, ag_tensor *temp) {
     if (*slot) {
         ag_add_reduced(*slot, g);
-    } else if (user_owned) {
-        *slot = ag_zeros_like(t);
-        if (*slot) ag_add_reduced(*slot, g);
-    } else if (temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
+    } else if (!user_owned && temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
                ag_same_shape_inline(temp, t)) {
         *slot = temp;
-        if (!pending) plus_zero(temp); /* as zeros + g would be */
     } else {
-        *slot = ag_result(t->dtype, t->ndim, t->shape);
+        *slot = user_owned ? ag_empty(t->dtype, t->ndim, t->shape)
+                           : ag_result(t->dtype, t->ndim, t->shape);
         if (*slot) ag_set_reduced(*slot, g);
     }
 }
@@ -193,7 +164,7 @@ AG_COLD static bool write_now(ag_backward_run *run, ag_tensor *t) {
 static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *fn,
                                    const ag_tensor *g, ag_tensor *temp) {
     if (fn) {
-        add_into(&fn->grad, t, false, g, temp, false);
+        add_into(&fn->grad, t, false, g, temp);
         return;
     }
     if (!t->pending_grad && !(run->written_later && write_now(run, t))) {
@@ -202,7 +173,7 @@ static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *
         *p = (pending_leaf){.leaf = t, .next = run->leaves};
         run->leaves = p;
     }
-    add_into(&t->pending_grad, t, false, g, temp, true);
+    add_into(&t->pending_grad, t, false, g, temp);
 }
 
 /* accumulate's watched path, in anomaly mode or with a trace: checks g for NaN and infinity
@@ -251,7 +222,6 @@ void ag_accumulate_temp(ag_node *node, int k, ag_tensor *g) {
         !(g == node->grad && node->out->hooks) && g->dtype == in->dtype &&
         ag_is_floating(g->dtype) && ag_same_shape_inline(g, in)) {
         fn->grad = g;
-        plus_zero(g); /* as zeros + g would be */
         return;
     }
     accumulate(node, k, g, g);
@@ -355,15 +325,15 @@ static void run_node(ag_backward_run *run, ag_node *node) {
         fprintf(run->trace, "      g = %s\n", values_str(node->grad, values, sizeof values));
     }
     if (node->out->retains_grad)
-        add_into(&node->out->grad, node->out, false, node->grad, NULL, false);
+        add_into(&node->out->grad, node->out, false, node->grad, NULL);
     node->op->backward(node);
     node->grad = NULL;
     if (!run->retain_graph) node->released = true;
 }
 
-/* A leaf whose .grad ag_set_grad_none took away gets that tensor back, filled with 0 + g (what
- * a new one of zeros plus g would hold): zero_grad(set_to_none=True) then costs no allocation
- * and no clearing. False when there is no such spare (or g is NULL). */
+/* A leaf whose .grad ag_set_grad_none took away gets that tensor back, filled with what a new
+ * one would hold (g, or g summed to the leaf's shape): zero_grad(set_to_none=True) then costs
+ * no allocation and no clearing. False when there is no such spare (or g is NULL). */
 static bool refill_spare(ag_tensor *leaf, const ag_tensor *g) {
     ag_tensor *spare = leaf->spare_grad;
     if (!g || leaf->grad || leaf->tape || !spare) return false;
@@ -424,7 +394,7 @@ static void run_flush(ag_backward_run *run) {
         ag_tensor *g = leaf->pending_grad;
         leaf->pending_grad = NULL;
         if (leaf->hooks) g = ag_run_grad_hooks(leaf, g);
-        if (!refill_spare(leaf, g)) add_into(&leaf->grad, leaf, !leaf->tape, g, NULL, false);
+        if (!refill_spare(leaf, g)) add_into(&leaf->grad, leaf, !leaf->tape, g, NULL);
         flushed(run, leaf);
     }
     run->leaves = NULL;

@@ -208,15 +208,7 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
 void ag_set_reduced(ag_tensor *dst, const ag_tensor *src) {
     int64_t n = dst->numel;
     if (n == src->numel && dst->dtype == src->dtype && ag_is_floating(dst->dtype)) {
-        if (dst->dtype == AG_FLOAT32) {
-            float *d = dst->data;
-            const float *s = src->data;
-            for (int64_t i = 0; i < n; i++) d[i] = 0.0f + s[i];
-        } else {
-            double *d = dst->data;
-            const double *s = src->data;
-            for (int64_t i = 0; i < n; i++) d[i] = 0.0 + s[i];
-        }
+        memcpy(dst->data, src->data, (size_t)n * ag_elem_size(dst->dtype)); /* -0 stays -0 */
         return;
     }
     if (n == 1 && dst->dtype == src->dtype && ag_is_floating(dst->dtype)) { /* all into one */

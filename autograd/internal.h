@@ -357,8 +357,9 @@ ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p)
  * how a broadcast input receives its gradient. */
 void ag_add_reduced(ag_tensor *dst, const ag_tensor *src);
 
-/* dst = src summed down to dst's shape, as ag_add_reduced into zeros (0 + src: a -0 becomes
- * +0 as it would there) but without clearing dst first: dst's data may be uninitialised. */
+/* dst = src summed down to dst's shape, without clearing dst first (its data may be
+ * uninitialised): a copy of src when nothing is summed (a -0 stays -0, as torch's first
+ * gradient is the tensor itself), else what ag_add_reduced adds into zeros. */
 void ag_set_reduced(ag_tensor *dst, const ag_tensor *src);
 
 /* t materialised at a shape it broadcasts to (a tape-owned copy; no node). */

@@ -52,9 +52,30 @@ Test(graph, gradients_accumulate_until_zeroed_or_set_to_none) {
     ag_tensor_free(x);
 }
 
+/* A first gradient is taken as it is, a later one added: in torch 1.13,
+ *     x = torch.tensor([1., 2.], requires_grad=True); (x * -0.0).sum().backward()
+ * leaves x.grad = [-0., -0.] (and so does a retained y.grad), while after x.grad.zero_() the
+ * same backward gives [0., 0.] (0 + -0 is +0). */
+Test(graph, a_first_gradient_keeps_its_negative_zeros_as_torch) {
+    ag_tensor *x = param(1, 2);
+    ag_backward(ag_sum(ag_mul_scalar(x, -0.0)));
+    cr_assert(signbit(AG_F64(x->grad)[0]) && signbit(AG_F64(x->grad)[1]));
+    ag_set_grad_none(x);
+    ag_tensor *y = ag_mul_scalar(x, 1.0);
+    ag_retain_grad(y);
+    ag_backward(ag_sum(ag_mul_scalar(y, -0.0)));
+    cr_assert(signbit(AG_F64(x->grad)[0]) && signbit(AG_F64(y->grad)[1]));
+    ag_zero_(x->grad);
+    ag_backward(ag_sum(ag_mul_scalar(x, -0.0)));
+    ASSERT_VALUES(x->grad, 0, 0, 0, 0);
+    cr_assert(!signbit(AG_F64(x->grad)[0]) && !signbit(AG_F64(x->grad)[1]));
+    ag_tensor_free(x);
+}
+
 /* ag_set_grad_none keeps the memory of a user-owned .grad, and the next backward fills it: the
- * same tensor comes back, holding what a fresh one would (0 + g: a -0 becomes +0; a gradient
- * broadcast over rows summed down), and a leaf no backward reaches keeps .grad NULL. */
+ * same tensor comes back, holding what a fresh one would (g itself, -0s included, as torch's
+ * first gradient; a gradient broadcast over rows summed down), and a leaf no backward reaches
+ * keeps .grad NULL. */
 Test(graph, set_to_none_reuses_the_memory_with_fresh_values) {
     ag_tensor *x = param(1, 2), *unused = param(1, 2);
     ag_backward(ag_sum(ag_mul_scalar(x, 3)));
@@ -64,7 +85,7 @@ Test(graph, set_to_none_reuses_the_memory_with_fresh_values) {
     ag_backward(ag_sum(ag_mul_scalar(x, -0.0))); /* each element's gradient is -0 */
     cr_assert_eq(x->grad, g, "the dropped gradient's memory is filled again");
     ASSERT_VALUES(x->grad, 0, 0, 0, 0);
-    cr_assert(!signbit(AG_F64(x->grad)[0]) && !signbit(AG_F64(x->grad)[1]), "0 + -0 is +0");
+    cr_assert(signbit(AG_F64(x->grad)[0]) && signbit(AG_F64(x->grad)[1]), "-0, as torch's");
     ag_set_grad_none(x);
     ag_tensor *rows = f64_tensor((const double[]){1, 2, 3, 4, 5, 6}, AG_SHAPE(3, 2));
     ag_backward(ag_sum(ag_mul(ag_add(x, rows), rows))); /* x broadcast over 3 rows */
