@@ -20,9 +20,7 @@ static void default_handler(const char *message, void *userdata) {
 static _Thread_local ag_error_handler handler = default_handler;
 static _Thread_local void *handler_userdata;
 static _Thread_local char last_error[1024];
-static _Thread_local uint64_t error_count;
-
-uint64_t ag_error_count(void) { return error_count; }
+AG_THREAD_LOCAL uint64_t ag_errors_reported;
 
 ag_error_handler ag_set_error_handler(ag_error_handler h, void *userdata) {
     ag_error_handler previous = handler;
@@ -49,7 +47,7 @@ void ag_error_at(const char *file, int line, const char *op, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
     va_end(ap);
-    error_count++;
+    ag_errors_reported++;
     ag_guard_unwind(); /* if the handler longjmps, grad mode and the tape are the caller's */
     handler(last_error, handler_userdata);
 }

@@ -244,8 +244,10 @@ int ag_status_error(const char *fmt, ...)
 #endif
     ;
 
-/* How many errors this thread has reported: lets a loop notice that a handler returned. */
-uint64_t ag_error_count(void);
+/* How many errors this thread has reported: lets a loop notice that a handler returned.
+ * (Kept in error.c; inline, as backward reads it after every node.) */
+extern AG_THREAD_LOCAL uint64_t ag_errors_reported;
+static inline uint64_t ag_error_count(void) { return ag_errors_reported; }
 
 /* Each check reports in PyTorch's words and returns false on bad input. */
 bool ag_check_tensor(const char *op, const ag_tensor *t, const char *argname); /* not NULL */

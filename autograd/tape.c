@@ -512,11 +512,13 @@ static inline void number_node(char *block, ag_tape *tape, const ag_op *op, ag_t
     }
 }
 
-/* Whether the common case of a number op holds: grad mode on, no anomaly mode, and x (a
- * floating tensor) requires grad, with its history on tape. */
-static inline bool number_fast(const ag_tape *tape, const ag_tensor *x) {
-    return tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
-           (!x->grad_fn || x->grad_fn->tape == tape) && ag_is_floating(x->dtype);
+/* Whether the common case of a number op holds: a current tape, no anomaly mode, a floating
+ * x, and when the op is recorded (*record: grad mode on and x requires grad), x's history on
+ * that tape. */
+static inline bool number_fast(const ag_tape *tape, const ag_tensor *x, bool *record) {
+    *record = !ag_grad_off && x->requires_grad;
+    return tape && !ag_anomaly_on && ag_is_floating(x->dtype) &&
+           (!*record || !x->grad_fn || x->grad_fn->tape == tape);
 }
 
 /* ag_scalar_op's record on its full path: the number made by ag_wrap_scalar, the node by
@@ -534,17 +536,20 @@ static ag_tensor *record_number(const ag_op *op, ag_tensor *out, ag_tensor *x, d
     return out;
 }
 
-/* The common case (number_fast, and a tape with room): the result, the node and the number
- * are one block, made and filled here with one look at the tape and the thread's modes. */
+/* The common case (number_fast, and a tape with room): the result, and when recorded the
+ * node and the number, are one block, made and filled here with one look at the tape and the
+ * thread's modes. */
 ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
                         ag_tensor *x, double s, bool save) {
     ag_tape *tape = current_tape;
-    if (number_fast(tape, x)) {
+    bool record;
+    if (number_fast(tape, x, &record)) {
         ag_dtype dtype = x->dtype;
         int64_t numel = x->numel;
         size_t align = data_align(dtype, numel), header = tensor_bytes(align);
         size_t outbytes = header + data_size(dtype, numel);
-        char *block = tape_bump(tape, outbytes + number_node_bytes(dtype), align);
+        char *block =
+            tape_bump(tape, outbytes + (record ? number_node_bytes(dtype) : 0), align);
         if (block) {
             ag_tensor *out = init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel);
             if (dtype == AG_FLOAT32) {
@@ -554,7 +559,7 @@ ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op
                 const double b = s;
                 k->f64(numel, x->data, 1, &b, 0, out->data);
             }
-            number_node(block + outbytes, tape, op, out, x, s, save);
+            if (record) number_node(block + outbytes, tape, op, out, x, s, save);
             return out;
         }
     }
