@@ -134,14 +134,14 @@ static inline void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owne
         *slot = temp;
     } else {
         *slot = user_owned ? ag_empty(t->dtype, t->ndim, t->shape)
-                           : ag_result(t->dtype, t->ndim, t->shape);
+                           : ag_result_like(t);
         if (*slot) ag_set_reduced(*slot, g);
     }
 }
 
 /* A put-off write's gradient, made now in a temporary: it becomes p's leaf's pending sum. */
 static void write_into_pending(ag_backward_run *run, pending_leaf *p) {
-    ag_tensor *leaf = p->leaf, *g = ag_result(leaf->dtype, leaf->ndim, leaf->shape);
+    ag_tensor *leaf = p->leaf, *g = ag_result_like(leaf);
     if (g) p->write(p->args, g->data, false);
     leaf->pending_grad = g;
     p->write = NULL;
@@ -245,7 +245,7 @@ void ag_accumulate_write(ag_node *node, int k, ag_grad_write write, const void *
         run->written_later++;
         return;
     }
-    ag_tensor *g = ag_result(in->dtype, in->ndim, in->shape);
+    ag_tensor *g = ag_result_like(in);
     if (!g) return;
     write(args, g->data, false);
     ag_accumulate_temp(node, k, g);

@@ -52,7 +52,7 @@ static double get(const ag_tensor *t, int64_t i) {
 
 ag_tensor *ag_cast(ag_tensor *t, ag_dtype dtype) {
     if (t->dtype == dtype) return t;
-    ag_tensor *r = ag_result(dtype, t->ndim, t->shape);
+    ag_tensor *r = ag_result_shaped(dtype, t);
     if (!r) return NULL;
     for (int64_t i = 0; i < t->numel; i++) {
         double v = get(t, i);
@@ -106,7 +106,7 @@ static bool binary_map_simple(const ag_binary_kernel *k, ag_tensor *a, ag_tensor
     const ag_tensor *shaped =
         b->ndim == 0 ? a : a->ndim == 0 || ag_same_shape_inline(a, b) ? b : NULL;
     if (!shaped) return false;
-    ag_tensor *out = ag_result(a->dtype, shaped->ndim, shaped->shape);
+    ag_tensor *out = ag_result_shaped(a->dtype, shaped);
     *result = out;
     if (!out || out->numel == 0) return true;
     int64_t sa = a->numel == 1 ? 0 : 1, sb = b->numel == 1 ? 0 : 1;

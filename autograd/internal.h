@@ -189,6 +189,9 @@ static inline uint8_t ag_to_uint8(double v) {
 /* A new tape-owned tensor, data uninitialised (64-byte aligned from 64 bytes up). */
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape);
 ag_tensor *ag_result_like(const ag_tensor *t);
+/* ag_result(dtype, t->ndim, t->shape), with less work: t's numel and its whole shape array
+ * (zeros past ndim) taken as they are. */
+ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t);
 /* The same, filled with zeros: where a backward scatters into a gradient. */
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape);
 /* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */

@@ -280,14 +280,19 @@ static const ag_node blank_node;
 
 /* Makes block a tensor of tape, with its data header bytes after it. Every field is written,
  * in order, zeros as wide stores: about half the instructions of copying a blank tensor over
- * it first, and there is one per op result. */
+ * it first, and there is one per op result. shape has ndim sizes, or with whole it is a
+ * tensor's whole shape array (zeros past ndim, as every tensor's), copied in one move. */
 static inline ag_tensor *init_tensor(char *block, size_t header, ag_tape *tape, ag_dtype dtype,
-                                     int ndim, const int64_t *shape, int64_t numel) {
+                                     int ndim, const int64_t *shape, int64_t numel, bool whole) {
     ag_tensor *t = (ag_tensor *)block;
     t->dtype = dtype;
     t->ndim = ndim;
-    for (int d = 0; d < AG_MAX_DIMS; d++) t->shape[d] = 0;
-    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+    if (whole) {
+        memcpy(t->shape, shape, sizeof t->shape);
+    } else {
+        for (int d = 0; d < AG_MAX_DIMS; d++) t->shape[d] = 0;
+        for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+    }
     t->numel = numel;
     t->data = block + header;
     t->grad = NULL;
@@ -339,7 +344,7 @@ AG_COLD static ag_tensor *result_slow(ag_dtype dtype, int ndim, const int64_t *s
     ag_tape *tape = current();
     size_t align = data_align(dtype, numel), header = tensor_bytes(align);
     char *block = tape_alloc(tape, header + data_size(dtype, numel), align);
-    return block ? init_tensor(block, header, tape, dtype, ndim, shape, numel) : NULL;
+    return block ? init_tensor(block, header, tape, dtype, ndim, shape, numel, false) : NULL;
 }
 
 /* ag_result's common path, which calls nothing: a current tape with room, and dims below 2^28
@@ -355,14 +360,25 @@ static inline ag_tensor *result(ag_dtype dtype, int ndim, const int64_t *shape) 
     size_t align = data_align(dtype, numel), header = tensor_bytes(align);
     char *block = tape ? tape_bump(tape, header + data_size(dtype, numel), align) : NULL;
     if (!block) return result_slow(dtype, ndim, shape);
-    return init_tensor(block, header, tape, dtype, ndim, shape, numel);
+    return init_tensor(block, header, tape, dtype, ndim, shape, numel, false);
 }
 
 ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
     return result(dtype, ndim, shape);
 }
 
-ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result(t->dtype, t->ndim, t->shape); }
+/* ag_result of t's shape: its numel known, its whole shape array copied at once. */
+ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t) {
+    int64_t numel = t->numel;
+    ag_tape *tape = current_tape;
+    if (!tape || (uint64_t)numel >= (uint64_t)1 << 28) return result_slow(dtype, t->ndim, t->shape);
+    size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+    char *block = tape_bump(tape, header + data_size(dtype, numel), align);
+    if (!block) return result_slow(dtype, t->ndim, t->shape);
+    return init_tensor(block, header, tape, dtype, t->ndim, t->shape, numel, true);
+}
+
+ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result_shaped(t->dtype, t); }
 
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
     ag_tensor *t = ag_result(dtype, ndim, shape);
@@ -374,7 +390,7 @@ ag_tensor *ag_result_view(ag_tensor *base, int ndim, const int64_t *shape) {
     ag_tape *tape = current();
     char *block = tape_alloc(tape, tensor_bytes(16), 16);
     if (!block) return NULL;
-    ag_tensor *t = init_tensor(block, 0, tape, base->dtype, ndim, shape, base->numel);
+    ag_tensor *t = init_tensor(block, 0, tape, base->dtype, ndim, shape, base->numel, false);
     t->data = base->data;
     t->base = base->base ? base->base : base;
     return t;
@@ -500,7 +516,7 @@ static inline size_t number_node_bytes(ag_dtype dtype) {
 static inline void number_node(char *block, ag_tape *tape, const ag_op *op, ag_tensor *out,
                                ag_tensor *x, double s, bool save) {
     ag_tensor *number =
-        init_tensor(block + node_bytes(2), tensor_bytes(16), tape, x->dtype, 0, NULL, 1);
+        init_tensor(block + node_bytes(2), tensor_bytes(16), tape, x->dtype, 0, NULL, 1, false);
     if (x->dtype == AG_FLOAT32)
         AG_F32(number)[0] = (float)s;
     else
@@ -551,7 +567,8 @@ ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op
         char *block =
             tape_bump(tape, outbytes + (record ? number_node_bytes(dtype) : 0), align);
         if (block) {
-            ag_tensor *out = init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel);
+            ag_tensor *out =
+                init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
             if (dtype == AG_FLOAT32) {
                 const float b = (float)s;
                 k->f32(numel, x->data, 1, &b, 0, out->data);

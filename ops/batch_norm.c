@@ -110,7 +110,7 @@ static void batch_norm_backward(ag_node *node) {
     ag_dtype dtype = x->dtype;
     planes p = planes_of(x);
     ag_tensor *g = ag_cast(node->grad, dtype);
-    ag_tensor *dx = ag_needs_grad(node, 0) ? ag_result(dtype, x->ndim, x->shape) : NULL;
+    ag_tensor *dx = ag_needs_grad(node, 0) ? ag_result_shaped(dtype, x) : NULL;
     ag_tensor *dw = ag_needs_grad(node, 1) ? ag_result(dtype, 1, &p.c) : NULL;
     ag_tensor *db = ag_needs_grad(node, 2) ? ag_result(dtype, 1, &p.c) : NULL;
     if (!g || (ag_needs_grad(node, 0) && !dx) || (ag_needs_grad(node, 1) && !dw) ||

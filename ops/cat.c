@@ -56,7 +56,7 @@ static void cat_backward(ag_node *node) {
         int64_t size = skipped(x) ? 0 : x->shape[dim];
         if (ag_needs_grad(node, k)) {
             /* dxs[k] = g[:, off:off+size, :], added to xs[k] (cast back to its dtype) */
-            ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+            ag_tensor *dx = ag_result_shaped(g->dtype, x);
             if (!dx) return;
             size_t run = (size_t)(size * inner) * es;
             for (int64_t o = 0; o < outer && run; o++)

@@ -120,7 +120,7 @@ ag_tensor *ag_gather(ag_tensor *x, int dim, ag_tensor *index) {
         return NULL;
     }
     if (!check_index(op, x, dim, index)) return NULL;
-    ag_tensor *out = ag_result(x->dtype, index->ndim, index->shape);
+    ag_tensor *out = ag_result_shaped(x->dtype, index);
     if (!out || !gather_forward(x, dim, index, out)) return NULL;
     ag_node *node = ag_record(&gather_op, out, 1, &x);
     if (node) {

@@ -68,7 +68,7 @@ static void linear_backward(ag_node *node) {
     ag_dtype dtype = x->dtype;
     int64_t r = rows_of(x), m = w->shape[0], k = w->shape[1];
     if (ag_needs_grad(node, 0)) { /* dX = g @ w */
-        ag_tensor *dx = ag_result(dtype, x->ndim, x->shape);
+        ag_tensor *dx = ag_result_shaped(dtype, x);
         if (!dx) return;
         ag_gemm(dtype, false, false, r, k, m, g->data, w->data, 0.0, dx->data);
         ag_accumulate_temp(node, 0, dx);

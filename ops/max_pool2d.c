@@ -242,7 +242,7 @@ static void max_pool2d_backward(ag_node *node) {
     ag_pool p = ag_pool_of(x, node->iarg);
     bool fast = ag_pool_is_2x2(&p);
     ag_tensor *g = ag_cast(node->grad, x->dtype);
-    ag_tensor *dx = fast ? ag_result(x->dtype, x->ndim, x->shape)
+    ag_tensor *dx = fast ? ag_result_like(x)
                          : ag_result_zeros(x->dtype, x->ndim, x->shape);
     if (!g || !dx) return;
     if (x->dtype == AG_FLOAT32)

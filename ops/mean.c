@@ -9,7 +9,7 @@
 /* g / n copied to every element of x's shape, in one pass: the division of ag_div_scalar and
  * the copy of ag_broadcast_to, for a one-element g. */
 static ag_tensor *mean_grad(const ag_tensor *g, const ag_tensor *x) {
-    ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape);
+    ag_tensor *dx = ag_result_shaped(g->dtype, x);
     if (!dx) return NULL;
     if (g->dtype == AG_FLOAT32) {
         const float v = AG_F32(g)[0] / (float)(double)x->numel; /* n as ag_div_scalar has it */

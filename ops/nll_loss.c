@@ -113,7 +113,7 @@ static const ag_op nll_loss_op = {
 ag_tensor *ag_nll_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction) {
     if (!ag_nll_loss_check("nll_loss", input, target, reduction)) return NULL;
     /* l: (N) for a batch, 0-d for one sample */
-    ag_tensor *l = ag_result(input->dtype, target->ndim, target->shape);
+    ag_tensor *l = ag_result_shaped(input->dtype, target);
     if (!l) return NULL;
     nll_forward(input, target, l);
     ag_tensor *out = reduction == AG_REDUCTION_NONE   ? l

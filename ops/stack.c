@@ -45,7 +45,7 @@ static void stack_backward(ag_node *node) {
     for (int k = 0; k < n; k++) {
         if (!ag_needs_grad(node, k)) continue;
         const ag_tensor *x = node->inputs[k];
-        ag_tensor *dx = ag_result(g->dtype, x->ndim, x->shape); /* g selected at k along dim */
+        ag_tensor *dx = ag_result_shaped(g->dtype, x); /* g selected at k along dim */
         if (!dx) return;
         for (int64_t o = 0; o < outer && run; o++)
             memcpy((char *)dx->data + (size_t)o * run,

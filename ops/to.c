@@ -47,7 +47,7 @@ static double as_double(const ag_tensor *x, int64_t i) {
 
 /* x converted to dtype (x has another dtype): a new tape-owned tensor. */
 static ag_tensor *convert(const ag_tensor *x, ag_dtype dtype) {
-    ag_tensor *out = ag_result(dtype, x->ndim, x->shape);
+    ag_tensor *out = ag_result_shaped(dtype, x);
     if (!out) return NULL;
     for (int64_t i = 0; i < x->numel; i++) {
         switch (dtype) {
