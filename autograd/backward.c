@@ -148,6 +148,13 @@ static void write_into_pending(ag_backward_run *run, pending_leaf *p) {
     run->written_later--;
 }
 
+/* Every put-off write made now, into its leaf's pending sum: before the user's code runs (a
+ * hook, a custom backward), which may change in place what the writes read. */
+AG_COLD static void write_all_now(ag_backward_run *run) {
+    for (pending_leaf *p = run->leaves; p; p = p->next)
+        if (p->write) write_into_pending(run, p);
+}
+
 /* When leaf t has a put-off write in this run: writes it into t's pending sum (which another
  * gradient is about to join), and returns true. */
 AG_COLD static bool write_now(ag_backward_run *run, ag_tensor *t) {
@@ -381,6 +388,8 @@ static bool write_into_grad(ag_tensor *leaf, const pending_leaf *p) {
 
 /* Hooks, then each leaf's pending sum into its .grad, then post-accumulate hooks. */
 static void run_flush(ag_backward_run *run) {
+    for (pending_leaf *p = run->leaves; p && run->written_later; p = p->next)
+        if (p->leaf->hooks) write_all_now(run); /* the user's code runs in this flush */
     for (pending_leaf *p = run->leaves; p; p = p->next) {
         ag_tensor *leaf = p->leaf;
         if (p->write) {
@@ -428,6 +437,7 @@ static ag_node *run_steps(ag_backward_run *run, bool one_step) {
     while (run->next >= 0 && !(one_step && ran)) {
         ag_node *node = nodes[run->next--];
         if (!node->grad) continue;
+        if (run->written_later && (node->ctx || node->out->hooks)) write_all_now(run);
         run_node(run, node);
         ran = node;
         if (ag_error_count() != run->errors) break;

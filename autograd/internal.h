@@ -146,7 +146,9 @@ typedef void (*ag_grad_write)(const void *args, void *data, bool add);
 /* Input k's gradient, given as its write (args must live until the run ends: tape memory).
  * For a leaf's first gradient in the run, the write is put off: the end of the run writes it
  * into .grad directly, with no temporary and no pass adding one in. That needs exact_add: the
- * write's adding gives the same bits as writing into zeros and adding the result. Otherwise,
+ * write's adding gives the same bits as writing into zeros and adding the result. What the
+ * write reads must stay as it is until then: the writes are made, into temporaries, before any
+ * user code (a hook, a custom backward) runs in the rest of the run. Otherwise,
  * and whenever something must see the gradient on its own (hooks, anomaly mode, a trace, a
  * step-by-step run, a second gradient for the leaf), it is written into a temporary and
  * accumulated as ag_accumulate_temp would. */

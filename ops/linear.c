@@ -77,8 +77,9 @@ static void linear_backward(ag_node *node) {
         dw_product *p = ag_tape_alloc(sizeof *p);
         if (!p) return;
         *p = (dw_product){dtype, m, k, r, g->data, x->data};
-        /* (g must stay as it is until the end of the run: not a hook's tensor) */
-        bool exact = r <= AG_GEMM_ONE_PASS_INNER && !node->out->hooks;
+        /* (no rows: a product over nothing adds nothing, where adding zeros turns a -0 in
+         * .grad into +0; and g must stay as it is until the end of the run: not a hook's) */
+        bool exact = r > 0 && r <= AG_GEMM_ONE_PASS_INNER && !node->out->hooks;
         ag_accumulate_write(node, 1, write_dw, p, exact);
     }
     if (ag_needs_grad(node, 2)) { /* db = g summed over rows, in double, rounded once */

@@ -173,6 +173,13 @@ Test(nn, linear_weight_gradient_goes_straight_into_grad) {
         }
 }
 
+/* A hook that changes leaf p (its userdata) in place, as an SGD step would. */
+static ag_tensor *change_p(ag_tensor *grad, void *userdata) {
+    (void)grad;
+    ag_add_scalar_(userdata, 100);
+    return NULL;
+}
+
 static ag_tensor *times_three(ag_tensor *grad, void *userdata) {
     (void)userdata;
     return ag_mul_scalar(grad, 3);
@@ -211,6 +218,34 @@ Test(nn, linear_weight_gradient_with_a_hook_a_second_use_or_an_error) {
     }
     assert_same_bits(grads[0], grads[1]);
     ag_tape_reset(NULL);
+
+    /* The user's code that runs later in the backward (here a hook on a leaf, then a hook on
+     * a tensor made before the linear node) may change the layer's input in place: the weight's
+     * gradient is made from the input as the forward saw it, as torch's: x's columns summed. */
+    for (int k = 0; k < 2; k++) {
+        ag_tensor *p = ag_requires_grad_(
+            ag_from_data((const float[]){1, 2, 3, 4, 5, 6}, AG_FLOAT32, AG_SHAPE(6)), true);
+        ag_tensor *z = ag_requires_grad_(ag_scalar(1, AG_FLOAT32), true);
+        ag_tensor *w = ag_requires_grad_(ag_ones(AG_FLOAT32, AG_SHAPE(1, 3)), true);
+        ag_tensor *h = ag_mul_scalar(z, 2); /* before the linear node: its hook runs after */
+        ag_register_hook(k ? h : p, change_p, p);
+        ag_tensor *loss = ag_add(ag_sum(ag_linear(ag_view(p, AG_SHAPE(2, 3)), w, NULL)), h);
+        ag_backward(loss);
+        ASSERT_VALUES(w->grad, 0, 0, 5, 7, 9);
+        ag_tape_reset(NULL);
+        ag_tensor_free(p), ag_tensor_free(z), ag_tensor_free(w);
+    }
+
+    /* An empty batch adds a gradient of zeros, which turns a -0 in .grad into +0 (as torch). */
+    ag_tensor *w0 = ag_requires_grad_(ag_zeros(AG_FLOAT32, AG_SHAPE(2, 3)), true);
+    ag_tensor *empty = ag_zeros(AG_FLOAT32, AG_SHAPE(0, 3));
+    ag_backward(ag_sum(ag_linear(empty, w0, NULL)));
+    ag_mul_scalar_(w0->grad, -1); /* -0s */
+    cr_assert(signbit(AG_F32(w0->grad)[0]));
+    ag_backward(ag_sum(ag_linear(empty, w0, NULL)));
+    cr_assert(!signbit(AG_F32(w0->grad)[0]) && !signbit(AG_F32(w0->grad)[5]));
+    ag_tape_reset(NULL);
+    ag_tensor_free(w0), ag_tensor_free(empty);
 
     /* A backward that fails after the linear node ran leaves .grad as it was. */
     ag_tensor *w = ag_requires_grad_(ag_full(AG_FLOAT32, AG_SHAPE(3, 40), 0.5), true);
