@@ -38,10 +38,14 @@ make -s BUILD="$BUILD" "$BUILD/examples/fashion_mnist" >/dev/null
 B="$BUILD/bench"
 FM="$BUILD/examples/fashion_mnist"
 # name | our command | baseline command | baseline | unit | target: a ratio (ours / baseline)
-# at most this, or "=N": our figure at most N units
+# at most this, or "=N": our figure at most N units. Our runs last about as long as PyTorch's
+# (a fraction of a second): a run of a few milliseconds samples one moment of a shared
+# machine, whose speed changes from minute to minute. The scalar chain's target, 30 ns per op
+# where PyTorch took 6.3 us (issue #5), is held as their ratio, 0.0048: this machine's speed
+# varies by half from hour to hour, for both programs alike.
 WORKLOADS=(
-    "seed_loop|$B/seed_loop 20000 5|$PY bench/torch/seed_loop.py 5000 5|PyTorch|us/epoch|0.005"
-    "scalar_chain|$B/scalar_chain 10000 20|$PY bench/torch/scalar_chain.py 10000 5|PyTorch|ns/op|=30"
+    "seed_loop|$B/seed_loop 200000 5|$PY bench/torch/seed_loop.py 5000 5|PyTorch|us/epoch|0.005"
+    "scalar_chain|$B/scalar_chain 10000 300|$PY bench/torch/scalar_chain.py 10000 5|PyTorch|ns/op|0.0048"
     "mlp_step batch 64|$B/mlp_step 64 500|$PY bench/torch/mlp_step.py 64 500|PyTorch|us/step|0.7"
     "mlp_step batch 256|$B/mlp_step 256 200|$PY bench/torch/mlp_step.py 256 200|PyTorch|us/step|0.85"
     "cnn_step batch 64|$B/cnn_step 64 30|$PY bench/torch/cnn_step.py 64 30|PyTorch|ms/step|1.0"
@@ -122,6 +126,12 @@ for w in "${WORKLOADS[@]}"; do
     echo "bench: $name: libautograd $ma $unit, $who $mb $unit, ratio $ratio" \
         "(runs: ${a[*]} | ${b[*]})"
 done
+
+{
+    echo
+    echo "The scalar chain's target is issue #5's 30 ns per op where PyTorch took 6.3 us, held as"
+    echo "their ratio (0.0048), as the machine's speed moves both figures alike."
+} >> "$tmp"
 
 # Accuracy after 5 epochs of the MLP, seed by seed: the same seed gives both programs the same
 # initial weights and the same batches, but the two round differently (exp, the sums of the
