@@ -309,6 +309,25 @@ ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_te
  * be NULL. Returns out (its node is out->grad_fn); NULL after an error. */
 ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
                         ag_tensor *x, double s, bool save);
+/* The whole forward of a binary elementwise op, out = a op b: what ag_binary_map(name, k, a,
+ * b) computes, recorded (when ag_record_needed(a, b)) as op with the inputs a and b, both
+ * saved with save. In the common case (floating a and b of one dtype, of one shape or one of
+ * them 0-d, grad mode on and one of them requiring grad) the result and its node are one block
+ * of tape memory, made in one call; the node's iarg is then not cleared (such an op reads
+ * none). Returns out (its node is out->grad_fn); NULL after an error. */
+ag_tensor *ag_binary_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
+                        ag_tensor *a, ag_tensor *b, bool save);
+/* The whole forward of an elementwise op of one tensor, out = kernel(x) (ag_unary_map),
+ * recorded as op with the input x, saved with save. In the common case (grad mode on, a
+ * floating x that requires grad) the result and its node are one block of tape memory; the
+ * node's iarg is then not cleared (such an op reads none), and farg is zeros for the caller
+ * to set through out->grad_fn. x must be a floating tensor. */
+ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
+                       bool save);
+/* A 0-d result of x's dtype holding value (already rounded to it: a reduction's result),
+ * recorded as op with the input x; in the common case the result and its node are one block
+ * of tape memory. x must be a floating tensor. */
+ag_tensor *ag_scalar_result_op(const ag_op *op, ag_tensor *x, double value);
 /* out = kernel(x); p: up to 4 parameters the expression may read as p[0..3]. */
 ag_tensor *ag_unary_map(const ag_unary_kernel *k, ag_tensor *x, const double *p);
 

@@ -585,6 +585,112 @@ ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op
     return record_number(op, out, x, s, save);
 }
 
+/* The common case of ag_binary_op: grad mode on, no anomaly mode, a and b floating tensors
+ * of one dtype, at least one requiring grad, their histories on tape, and of one shape or one
+ * of them 0-d. Returns the tensor whose shape the result takes, or NULL. */
+static inline const ag_tensor *binary_fast(const ag_tape *tape, const ag_tensor *a,
+                                           const ag_tensor *b) {
+    if (!tape || ag_anomaly_on || ag_grad_off || !a || !b || a->dtype != b->dtype ||
+        !ag_is_floating(a->dtype) || !(a->requires_grad || b->requires_grad) ||
+        (a->grad_fn && a->grad_fn->tape != tape) || (b->grad_fn && b->grad_fn->tape != tape))
+        return NULL;
+    return b->ndim == 0 ? a : a->ndim == 0 || ag_same_shape_inline(a, b) ? b : NULL;
+}
+
+/* In the common case (binary_fast, and a tape with room) the result and its node are one
+ * block, made and filled with one look at the tape and the thread's modes. */
+ag_tensor *ag_binary_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
+                        ag_tensor *a, ag_tensor *b, bool save) {
+    ag_tape *tape = current_tape;
+    const ag_tensor *shaped = binary_fast(tape, a, b);
+    if (shaped && (uint64_t)shaped->numel < (uint64_t)1 << 28) {
+        ag_dtype dtype = a->dtype;
+        int64_t numel = shaped->numel;
+        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+        size_t outbytes = header + data_size(dtype, numel);
+        char *block = tape_bump(tape, outbytes + node_bytes(2), align);
+        if (block) {
+            ag_tensor *out =
+                init_tensor(block, header, tape, dtype, shaped->ndim, shaped->shape, numel, true);
+            int64_t sa = a->numel == 1 ? 0 : 1, sb = b->numel == 1 ? 0 : 1;
+            if (numel == 0)
+                ;
+            else if (dtype == AG_FLOAT32)
+                k->f32(numel, a->data, sa, b->data, sb, out->data);
+            else
+                k->f64(numel, a->data, sa, b->data, sb, out->data);
+            ag_node *node =
+                init_node(block + outbytes, tape, op, out, 2, (ag_tensor *[]){a, b}, false);
+            if (node && save) {
+                ag_save(node, a);
+                ag_save(node, b);
+            }
+            return out;
+        }
+    }
+    ag_tensor *out = ag_binary_map(name, k, a, b);
+    if (!out || !ag_record_needed(a, b)) return out;
+    ag_node *node = ag_record(op, out, 2, (ag_tensor *[]){a, b});
+    if (node && save) {
+        ag_save(node, a);
+        ag_save(node, b);
+    }
+    return out;
+}
+
+/* In the common case (grad mode on, no anomaly mode, a floating x that requires grad with
+ * its history on tape, and a tape with room) the result and its node are one block. */
+ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
+                       bool save) {
+    ag_tape *tape = current_tape;
+    if (tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
+        ag_is_floating(x->dtype) && (!x->grad_fn || x->grad_fn->tape == tape) &&
+        (uint64_t)x->numel < (uint64_t)1 << 28) {
+        ag_dtype dtype = x->dtype;
+        int64_t numel = x->numel;
+        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+        size_t outbytes = header + data_size(dtype, numel);
+        char *block = tape_bump(tape, outbytes + node_bytes(1), align);
+        if (block) {
+            ag_tensor *out = init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
+            if (dtype == AG_FLOAT32)
+                k->f32(numel, x->data, out->data, p);
+            else
+                k->f64(numel, x->data, out->data, p);
+            ag_node *node = init_node(block + outbytes, tape, op, out, 1, &x, false);
+            if (node && save) ag_save(node, x);
+            return out;
+        }
+    }
+    ag_tensor *out = ag_unary_map(k, x, p);
+    ag_node *node = ag_record(op, out, 1, &x);
+    if (node && save) ag_save(node, x);
+    return out;
+}
+
+/* In the common case (as ag_unary_op's) the 0-d result and its node are one block. */
+ag_tensor *ag_scalar_result_op(const ag_op *op, ag_tensor *x, double value) {
+    ag_tape *tape = current_tape;
+    if (tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
+        ag_is_floating(x->dtype) && (!x->grad_fn || x->grad_fn->tape == tape)) {
+        ag_dtype dtype = x->dtype;
+        size_t header = tensor_bytes(16), outbytes = header + data_size(dtype, 1);
+        char *block = tape_bump(tape, outbytes + node_bytes(1), 16);
+        if (block) {
+            ag_tensor *out = init_tensor(block, header, tape, dtype, 0, NULL, 1, false);
+            if (dtype == AG_FLOAT32)
+                AG_F32(out)[0] = (float)value;
+            else
+                AG_F64(out)[0] = value;
+            init_node(block + outbytes, tape, op, out, 1, &x, true);
+            return out;
+        }
+    }
+    ag_tensor *out = ag_wrap_scalar(value, x->dtype);
+    ag_record(op, out, 1, &x);
+    return out;
+}
+
 /* The tape's nodes, for backward.c: nodes[0..n-1] in the order they ran. */
 ag_node **ag_tape_nodes(ag_tape *tape, int64_t *n) {
     *n = tape->nnodes;

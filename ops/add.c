@@ -29,14 +29,8 @@ static const ag_op add_op = {
     .backward = add_backward,
 };
 
-/* The second half of ag_add: records out = a + b. */
-static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
-    if (ag_record_needed(a, b)) ag_record(&add_op, out, 2, (ag_tensor *[]){a, b});
-    return out;
-}
-
 ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) {
-    return record(ag_binary_map("add", &add_kernel, a, b), a, b);
+    return ag_binary_op("add", &add_kernel, &add_op, a, b, false);
 }
 
 ag_tensor *ag_add_scalar(ag_tensor *x, double s) {

@@ -40,16 +40,11 @@ static const ag_op mean_op = {
 
 ag_tensor *ag_mean(ag_tensor *x) {
     if (!ag_check_tensor("mean", x, "self") || !ag_check_floating("mean", x)) return NULL;
-    ag_tensor *out = ag_result(x->dtype, 0, NULL);
-    if (!out) return NULL;
     /* as torch: the sum rounded to the tensor's precision, then divided in it */
     double s = ag_sum_all(x);
-    if (x->dtype == AG_FLOAT32)
-        AG_F32(out)[0] = (float)s / (float)x->numel;
-    else
-        AG_F64(out)[0] = s / (double)x->numel;
-    ag_record(&mean_op, out, 1, &x);
-    return out;
+    double mean = x->dtype == AG_FLOAT32 ? (double)((float)s / (float)x->numel)
+                                         : s / (double)x->numel;
+    return ag_scalar_result_op(&mean_op, x, mean);
 }
 
 static void mean_dim_backward(ag_node *node) {

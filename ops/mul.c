@@ -42,18 +42,8 @@ static const ag_op mul_op = {
     .backward = mul_backward,
 };
 
-/* The second half of ag_mul: records out = a * b, saving both. (Inside a backward, where
- * nothing is recorded, ag_record_needed spares the call.) */
-static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
-    if (!ag_record_needed(a, b)) return out;
-    ag_node *node = ag_record(&mul_op, out, 2, (ag_tensor *[]){a, b});
-    ag_save(node, a);
-    ag_save(node, b);
-    return out;
-}
-
 ag_tensor *ag_mul(ag_tensor *a, ag_tensor *b) {
-    return record(ag_binary_map("mul", &mul_kernel, a, b), a, b);
+    return ag_binary_op("mul", &mul_kernel, &mul_op, a, b, true); /* both saved */
 }
 
 ag_tensor *ag_mul_scalar(ag_tensor *x, double s) {

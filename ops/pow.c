@@ -68,12 +68,8 @@ static const ag_op pow_scalar_op = {
 
 ag_tensor *ag_pow_scalar(ag_tensor *x, double s) {
     if (!ag_check_tensor("pow", x, "self") || !ag_check_floating("pow", x)) return NULL;
-    ag_tensor *out = ag_unary_map(pow_scalar_kernel(s), x, (double[]){s});
-    ag_node *node = ag_record(&pow_scalar_op, out, 1, &x);
-    if (node) {
-        ag_save(node, x);
-        node->farg[0] = s;
-    }
+    ag_tensor *out = ag_unary_op(pow_scalar_kernel(s), &pow_scalar_op, x, (double[]){s}, true);
+    if (out && out->grad_fn) out->grad_fn->farg[0] = s;
     return out;
 }
 

@@ -25,23 +25,14 @@ static const ag_op sub_op = {
     .backward = sub_backward,
 };
 
-/* The second half of ag_sub: records out = a - b. */
-static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
-    ag_record(&sub_op, out, 2, (ag_tensor *[]){a, b});
-    return out;
-}
-
 ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) {
-    return record(ag_binary_map("sub", &sub_kernel, a, b), a, b);
+    return ag_binary_op("sub", &sub_kernel, &sub_op, a, b, false);
 }
 
 ag_tensor *ag_sub_scalar(ag_tensor *x, double s) {
     if (!ag_check_tensor("sub", x, "self")) return NULL;
-    ag_tensor *out = ag_binary_map_scalar("sub", &sub_kernel, x, s);
-    if (!out || !ag_record_needed(x, NULL)) return out;
-    /* s as a 0-d tensor, only for the record: the graph shows it as an input, as torch's */
-    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
-    return number ? record(out, x, number) : NULL;
+    /* s as a 0-d tensor, made only for the record: the graph shows it as an input, as torch's */
+    return ag_scalar_op("sub", &sub_kernel, &sub_op, x, s, false);
 }
 
 ag_tensor *ag_sub_(ag_tensor *t, ag_tensor *other) {

@@ -27,15 +27,8 @@ double ag_sum_all(const ag_tensor *x) {
 
 ag_tensor *ag_sum(ag_tensor *x) {
     if (!ag_check_tensor("sum", x, "self") || !ag_check_floating("sum", x)) return NULL;
-    ag_tensor *out = ag_result(x->dtype, 0, NULL);
-    if (!out) return NULL;
     double s = ag_sum_all(x);
-    if (x->dtype == AG_FLOAT32)
-        AG_F32(out)[0] = (float)s;
-    else
-        AG_F64(out)[0] = s;
-    ag_record(&sum_op, out, 1, &x);
-    return out;
+    return ag_scalar_result_op(&sum_op, x, x->dtype == AG_FLOAT32 ? (double)(float)s : s);
 }
 
 static void sum_dim_backward(ag_node *node) {
