@@ -174,13 +174,28 @@ static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *
         add_into(&fn->grad, t, false, g, temp);
         return;
     }
-    if (!t->pending_grad && !(run->written_later && write_now(run, t))) {
-        pending_leaf *p = ag_tape_alloc(sizeof *p);
-        if (!p) return;
-        *p = (pending_leaf){.leaf = t, .next = run->leaves};
-        run->leaves = p;
+    if (t->pending_grad || (run->written_later && write_now(run, t))) {
+        add_into(&t->pending_grad, t, false, g, temp);
+        return;
     }
-    add_into(&t->pending_grad, t, false, g, temp);
+    /* The leaf's first gradient in this run: it goes on the run's list, and becomes its pending
+     * sum as add_into would make it (temp kept, else g copied or summed to t's shape, in one
+     * block with the list's entry). */
+    pending_leaf *p;
+    if (temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
+        ag_same_shape_inline(temp, t)) {
+        if (!(p = ag_tape_alloc(sizeof *p))) return;
+        t->pending_grad = temp;
+    } else {
+        void *extra;
+        ag_tensor *sum = ag_result_shaped_with(t->dtype, t, sizeof *p, &extra);
+        if (!sum) return;
+        ag_set_reduced(sum, g);
+        t->pending_grad = sum;
+        p = extra;
+    }
+    *p = (pending_leaf){.leaf = t, .next = run->leaves};
+    run->leaves = p;
 }
 
 /* accumulate's watched path, in anomaly mode or with a trace: checks g for NaN and infinity

@@ -194,6 +194,10 @@ ag_tensor *ag_result_like(const ag_tensor *t);
 /* ag_result(dtype, t->ndim, t->shape), with less work: t's numel and its whole shape array
  * (zeros past ndim) taken as they are. */
 ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t);
+/* ag_result_shaped with extra bytes of tape memory (16-byte aligned) at *extra_out, made in
+ * the same block. */
+ag_tensor *ag_result_shaped_with(ag_dtype dtype, const ag_tensor *t, size_t extra,
+                                 void **extra_out);
 /* The same, filled with zeros: where a backward scatters into a gradient. */
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape);
 /* A tape-owned tensor that aliases base's data with another shape (reshape, detach). */

@@ -380,6 +380,24 @@ ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t) {
 
 ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result_shaped(t->dtype, t); }
 
+ag_tensor *ag_result_shaped_with(ag_dtype dtype, const ag_tensor *t, size_t extra,
+                                 void **extra_out) {
+    int64_t numel = t->numel;
+    ag_tape *tape = current_tape;
+    size_t align = data_align(dtype, numel), header = tensor_bytes(align);
+    size_t outbytes = header + data_size(dtype, numel);
+    char *block = tape && (uint64_t)numel < (uint64_t)1 << 28
+                      ? tape_bump(tape, outbytes + block_size(extra), align)
+                      : NULL;
+    if (!block) { /* the full path: two blocks */
+        ag_tensor *r = result_slow(dtype, t->ndim, t->shape);
+        *extra_out = r ? ag_tape_alloc(extra) : NULL;
+        return *extra_out ? r : NULL;
+    }
+    *extra_out = block + outbytes;
+    return init_tensor(block, header, tape, dtype, t->ndim, t->shape, numel, true);
+}
+
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
     ag_tensor *t = ag_result(dtype, ndim, shape);
     if (t) memset(t->data, 0, (size_t)t->numel * ag_elem_size(dtype));

@@ -30,8 +30,22 @@ static const ag_unary_kernel *pow_scalar_kernel(double s) {
 /* g * (s * x^(s-1)) in one pass, for g of x's dtype and shape: the operations of the three
  * ops in pow_scalar_backward, in the same order and precision, without their bookkeeping. */
 static ag_tensor *pow_scalar_grad(const ag_tensor *g, ag_tensor *x, double s) {
-    ag_tensor *out = ag_unary_map(pow_scalar_kernel(s - 1.0), x, (double[]){s - 1.0});
+    /* (x^1 is x itself: the square's gradient reads x, without a pass making x^1) */
+    ag_tensor *out = s == 2.0 ? ag_result_like(x)
+                              : ag_unary_map(pow_scalar_kernel(s - 1.0), x, (double[]){s - 1.0});
     if (!out) return NULL;
+    if (s == 2.0) {
+        if (x->dtype == AG_FLOAT32) {
+            float *o = out->data;
+            const float *gd = g->data, *xd = x->data;
+            for (int64_t i = 0; i < out->numel; i++) o[i] = gd[i] * (xd[i] * 2.0f);
+        } else {
+            double *o = out->data;
+            const double *gd = g->data, *xd = x->data;
+            for (int64_t i = 0; i < out->numel; i++) o[i] = gd[i] * (xd[i] * 2.0);
+        }
+        return out;
+    }
     if (x->dtype == AG_FLOAT32) {
         float *o = out->data, sf = (float)s;
         const float *gd = g->data;
