@@ -6,7 +6,8 @@
  *   backward: dinput[n, target[n]] += -g[n]       (-g / N for mean, -g for sum); 0 elsewhere
  * Also one sample without the batch dim: input (C) and a 0-d target give a 0-d l.
  *
- * target holds int64 class indices in [0, C) and takes no gradient; it is saved (a change to
+ * target holds class indices in [0, C), int64 or uint8 (torch 1.13 takes both: Fashion-MNIST's
+ * labels are bytes), and takes no gradient; it is saved (a change to
  * it in place before backward is reported). The mean divides by N, the number of targets: the
  * options that change that are not here yet (no class weights, no ignore_index, so torch's
  * default ignore_index -100 is reported out of bounds), nor (N, C, d1, ...) inputs (torch's
@@ -15,7 +16,10 @@
  */
 #include "autograd/internal.h"
 
-
+/* Class index n of target (int64 or uint8). */
+static inline int64_t target_at(const ag_tensor *target, int64_t n) {
+    return target->dtype == AG_UINT8 ? (int64_t)AG_U8(target)[n] : AG_I64(target)[n];
+}
 
 /* Checks nll_loss's (and cross_entropy's) arguments, reporting in torch's words as op. */
 bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *target,
@@ -54,13 +58,13 @@ bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *
                  ag_shape_str(s2, target->ndim, target->shape));
         return false;
     }
-    if (target->dtype != AG_INT64) {
+    if (target->dtype != AG_INT64 && target->dtype != AG_UINT8) {
         AG_ERROR(op, "expected scalar type Long but found %s", ag_scalar_type_name(target->dtype));
         return false;
     }
     int64_t classes = input->shape[input->ndim - 1];
     for (int64_t n = 0; n < target->numel; n++) {
-        int64_t t = AG_I64(target)[n];
+        int64_t t = target_at(target, n);
         if (t < 0 || t >= classes) {
             AG_ERROR(op, "Target %lld is out of bounds.", (long long)t);
             return false;
@@ -73,7 +77,7 @@ bool ag_nll_loss_check(const char *op, const ag_tensor *input, const ag_tensor *
 static void nll_forward(const ag_tensor *input, const ag_tensor *target, ag_tensor *l) {
     int64_t classes = input->shape[input->ndim - 1];
     for (int64_t n = 0; n < target->numel; n++) {
-        int64_t at = n * classes + AG_I64(target)[n];
+        int64_t at = n * classes + target_at(target, n);
         if (input->dtype == AG_FLOAT32)
             AG_F32(l)[n] = -AG_F32(input)[at];
         else
@@ -91,7 +95,7 @@ static void nll_loss_backward(ag_node *node) {
     ag_reduction reduction = (ag_reduction)node->iarg[0];
     int64_t classes = input->shape[input->ndim - 1], n_targets = target->numel;
     for (int64_t n = 0; n < n_targets; n++) {
-        int64_t at = n * classes + AG_I64(target)[n];
+        int64_t at = n * classes + target_at(target, n);
         int64_t gi = reduction == AG_REDUCTION_NONE ? n : 0; /* g: (N), or 0-d */
         if (input->dtype == AG_FLOAT32) {
             float v = -AG_F32(g)[gi];

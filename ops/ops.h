@@ -123,7 +123,7 @@ ag_tensor *ag_softmax(ag_tensor *x, int dim);         /* e^x / sum e^x, stable *
 ag_tensor *ag_log_softmax(ag_tensor *x, int dim);     /* x - logsumexp(x) */
 ag_tensor *ag_mse_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction);
 ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction);
-/* input: (N, C) logits or (C); target: (N) or () int64 class indices */
+/* input: (N, C) logits or (C); target: (N) or () class indices, int64 or uint8 */
 ag_tensor *ag_cross_entropy(ag_tensor *input, ag_tensor *target, ag_reduction reduction);
 ag_tensor *ag_nll_loss(ag_tensor *input, ag_tensor *target, ag_reduction reduction);
 ag_tensor *ag_binary_cross_entropy_with_logits(ag_tensor *input, ag_tensor *target,

@@ -430,17 +430,22 @@ static void check_class_loss(loss_fn fn, const double *x, int xdim, const int64_
 }
 
 /* fn(x, target) for mean, sum and none: x (3, 4) in float64 and float32, and one sample
- * (input x[8:12] of shape (4), a 0-d target, a 0-d loss for every reduction) in float64 */
+ * (input x[8:12] of shape (4), a 0-d target, a 0-d loss for every reduction) in float64.
+ * The targets are int64, then uint8 (torch 1.13 takes both, with the same results). */
 static void check_class_loss_each_reduction(loss_fn fn, const double *x, const class_case *f64,
                                             const class_case *f32, const class_case *one) {
-    ag_tensor *target = ag_from_data(ct, AG_INT64, 1, S3);
-    ag_tensor *target0 = ag_from_data(&ct[2], AG_INT64, 0, NULL);
-    for (int r = 0; r < 3; r++) {
-        check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
-        check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
-        check_class_loss(fn, x + 8, 1, S4, target0, REDUCTIONS[r], AG_FLOAT64, one[r]);
+    for (int bytes = 0; bytes < 2; bytes++) {
+        const uint8_t cu[3] = {(uint8_t)ct[0], (uint8_t)ct[1], (uint8_t)ct[2]};
+        ag_tensor *target = bytes ? ag_from_data(cu, AG_UINT8, 1, S3) : ag_from_data(ct, AG_INT64, 1, S3);
+        ag_tensor *target0 =
+            bytes ? ag_from_data(&cu[2], AG_UINT8, 0, NULL) : ag_from_data(&ct[2], AG_INT64, 0, NULL);
+        for (int r = 0; r < 3; r++) {
+            check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
+            check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
+            check_class_loss(fn, x + 8, 1, S4, target0, REDUCTIONS[r], AG_FLOAT64, one[r]);
+        }
+        ag_tensor_free(target), ag_tensor_free(target0);
     }
-    ag_tensor_free(target), ag_tensor_free(target0);
 }
 
 Test(losses, nll_loss_matches_torch_for_each_reduction) {
@@ -515,6 +520,7 @@ Test(losses, nll_loss_and_cross_entropy_bad_input) {
     ag_tensor *tok = AG_INDEX(0, 1, 2), *t0 = ag_scalar(1, AG_INT64), *t1 = AG_INDEX(2);
     ag_tensor *tf = AG_TENSOR(0, 1, 2), *td = ag_zeros(AG_FLOAT64, AG_SHAPE(3));
     ag_tensor *t31 = ag_zeros(AG_INT64, AG_SHAPE(3, 1)), *tignore = AG_INDEX(0, -100, 1);
+    ag_tensor *tu9 = ag_from_data((const uint8_t[]){1, 2, 9}, AG_UINT8, 1, S3);
     loss_fn fns[] = {ag_nll_loss, ag_cross_entropy};
     for (int f = 0; f < 2; f++) {
         loss_fn fn = fns[f];
@@ -525,6 +531,7 @@ Test(losses, nll_loss_and_cross_entropy_bad_input) {
         EXPECT_ERROR(fn(x, t2, AG_REDUCTION_MEAN),
                      "Expected input batch_size (3) to match target batch_size (2).");
         EXPECT_ERROR(fn(x, tf, AG_REDUCTION_MEAN), "expected scalar type Long but found Float");
+        EXPECT_ERROR(fn(x, tu9, AG_REDUCTION_MEAN), "Target 9 is out of bounds.");
         EXPECT_ERROR(fn(x, td, AG_REDUCTION_SUM), "expected scalar type Long but found Double");
         EXPECT_ERROR(fn(x0, t0, AG_REDUCTION_MEAN), "Expected 1 or more dimensions (got 0)");
         EXPECT_ERROR(fn(x3, tok, AG_REDUCTION_MEAN), "input tensor should be 1D or 2D");
@@ -539,7 +546,7 @@ Test(losses, nll_loss_and_cross_entropy_bad_input) {
     }
     EXPECT_ERROR(ag_nll_loss(x, t5, AG_REDUCTION_MEAN), "nll_loss: Target 5");
     EXPECT_ERROR(ag_cross_entropy(x, t5, AG_REDUCTION_MEAN), "cross_entropy: Target 5");
-    ag_tensor *all[] = {x, x1, x0, x3, xi, t5, tneg, t2, tok, t0, t1, tf, td, t31, tignore};
+    ag_tensor *all[] = {x, x1, x0, x3, xi, t5, tneg, t2, tok, t0, t1, tf, td, t31, tignore, tu9};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         ag_tensor_free(all[k]);
 }
