@@ -26,25 +26,14 @@ static const ag_op div_op = {
     .backward = div_backward,
 };
 
-/* The second half of ag_div: records out = a / b, saving both. */
-static ag_tensor *record(ag_tensor *out, ag_tensor *a, ag_tensor *b) {
-    ag_node *node = ag_record(&div_op, out, 2, (ag_tensor *[]){a, b});
-    ag_save(node, a);
-    ag_save(node, b);
-    return out;
-}
-
 ag_tensor *ag_div(ag_tensor *a, ag_tensor *b) {
-    return record(ag_binary_map("div", &div_kernel, a, b), a, b);
+    return ag_binary_op("div", &div_kernel, &div_op, a, b, true); /* both saved */
 }
 
 ag_tensor *ag_div_scalar(ag_tensor *x, double s) {
     if (!ag_check_tensor("div", x, "self")) return NULL;
-    ag_tensor *out = ag_binary_map_scalar("div", &div_kernel, x, s);
-    if (!out || !ag_record_needed(x, NULL)) return out;
-    /* s as a 0-d tensor, only for the record: the graph shows it as an input, as torch's */
-    ag_tensor *number = ag_wrap_scalar(s, x->dtype);
-    return number ? record(out, x, number) : NULL;
+    /* s as a 0-d tensor, made only for the record: the graph shows it as an input, as torch's */
+    return ag_scalar_op("div", &div_kernel, &div_op, x, s, true);
 }
 
 ag_tensor *ag_rdiv_scalar(double s, ag_tensor *x) {

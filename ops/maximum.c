@@ -35,9 +35,5 @@ static const ag_op maximum_op = {
 };
 
 ag_tensor *ag_maximum(ag_tensor *a, ag_tensor *b) {
-    ag_tensor *out = ag_binary_map("maximum", &maximum_kernel, a, b);
-    ag_node *node = ag_record(&maximum_op, out, 2, (ag_tensor *[]){a, b});
-    ag_save(node, a);
-    ag_save(node, b);
-    return out;
+    return ag_binary_op("maximum", &maximum_kernel, &maximum_op, a, b, true); /* both saved */
 }

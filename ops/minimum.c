@@ -35,9 +35,5 @@ static const ag_op minimum_op = {
 };
 
 ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b) {
-    ag_tensor *out = ag_binary_map("minimum", &minimum_kernel, a, b);
-    ag_node *node = ag_record(&minimum_op, out, 2, (ag_tensor *[]){a, b});
-    ag_save(node, a);
-    ag_save(node, b);
-    return out;
+    return ag_binary_op("minimum", &minimum_kernel, &minimum_op, a, b, true); /* both saved */
 }

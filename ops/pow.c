@@ -111,11 +111,7 @@ static const ag_op pow_op = {
 };
 
 ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b) {
-    ag_tensor *out = ag_binary_map("pow", &pow_kernel, a, b);
-    ag_node *node = ag_record(&pow_op, out, 2, (ag_tensor *[]){a, b});
-    ag_save(node, a);
-    ag_save(node, b);
-    return out;
+    return ag_binary_op("pow", &pow_kernel, &pow_op, a, b, true); /* both saved */
 }
 
 ag_tensor *ag_rpow_scalar(double s, ag_tensor *x) {
