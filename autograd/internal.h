@@ -321,13 +321,15 @@ ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op
  * none). Returns out (its node is out->grad_fn); NULL after an error. */
 ag_tensor *ag_binary_op(const char *name, const ag_binary_kernel *k, const ag_op *op,
                         ag_tensor *a, ag_tensor *b, bool save);
-/* The whole forward of an elementwise op of one tensor, out = kernel(x) (ag_unary_map),
- * recorded as op with the input x, saved with save. In the common case (grad mode on, a
- * floating x that requires grad) the result and its node are one block of tape memory; the
- * node's iarg is then not cleared (such an op reads none), and farg is zeros for the caller
- * to set through out->grad_fn. x must be a floating tensor. */
+/* What an op of one tensor saves for its backward: nothing, its input, or its output. */
+typedef enum { AG_SAVE_NOTHING, AG_SAVE_INPUT, AG_SAVE_OUTPUT } ag_unary_save;
+/* The whole forward of an elementwise op of one tensor, out = kernel(x, p) (ag_unary_map),
+ * recorded as op with the input x, its first nfarg parameters p[] in the node's farg, and x
+ * or out saved as save says. In the common case (grad mode on, x requires grad) the result
+ * and its node are one block of tape memory; the node's iarg is then not cleared (such an op
+ * reads none). x must be a floating tensor (the op has checked it). */
 ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
-                       bool save);
+                       int nfarg, ag_unary_save save);
 /* A 0-d result of x's dtype holding value (already rounded to it: a reduction's result),
  * recorded as op with the input x; in the common case the result and its node are one block
  * of tape memory. x must be a floating tensor. */

@@ -656,10 +656,19 @@ ag_tensor *ag_binary_op(const char *name, const ag_binary_kernel *k, const ag_op
     return out;
 }
 
+/* ag_unary_op's record: farg and the saved tensor. */
+static inline void unary_record(ag_node *node, ag_tensor *x, ag_tensor *out, const double *p,
+                                int nfarg, ag_unary_save save) {
+    if (!node) return;
+    for (int i = 0; i < nfarg; i++)
+        node->farg[i] = p[i];
+    if (save != AG_SAVE_NOTHING) ag_save(node, save == AG_SAVE_INPUT ? x : out);
+}
+
 /* In the common case (grad mode on, no anomaly mode, a floating x that requires grad with
  * its history on tape, and a tape with room) the result and its node are one block. */
 ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
-                       bool save) {
+                       int nfarg, ag_unary_save save) {
     ag_tape *tape = current_tape;
     if (tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
         ag_is_floating(x->dtype) && (!x->grad_fn || x->grad_fn->tape == tape) &&
@@ -670,19 +679,19 @@ ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, 
         size_t outbytes = header + data_size(dtype, numel);
         char *block = tape_bump(tape, outbytes + node_bytes(1), align);
         if (block) {
-            ag_tensor *out = init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
+            ag_tensor *out =
+                init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
             if (dtype == AG_FLOAT32)
                 k->f32(numel, x->data, out->data, p);
             else
                 k->f64(numel, x->data, out->data, p);
-            ag_node *node = init_node(block + outbytes, tape, op, out, 1, &x, false);
-            if (node && save) ag_save(node, x);
+            unary_record(init_node(block + outbytes, tape, op, out, 1, &x, false), x, out, p, nfarg,
+                         save);
             return out;
         }
     }
     ag_tensor *out = ag_unary_map(k, x, p);
-    ag_node *node = ag_record(op, out, 1, &x);
-    if (node && save) ag_save(node, x);
+    unary_record(ag_record(op, out, 1, &x), x, out, p, nfarg, save);
     return out;
 }
 

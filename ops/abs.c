@@ -26,7 +26,5 @@ static const ag_op abs_op = {
 
 ag_tensor *ag_abs(ag_tensor *x) {
     if (!ag_check_tensor("abs", x, "self") || !ag_check_floating("abs", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&abs_kernel, x, NULL);
-    ag_save(ag_record(&abs_op, out, 1, &x), x);
-    return out;
+    return ag_unary_op(&abs_kernel, &abs_op, x, NULL, 0, AG_SAVE_INPUT);
 }

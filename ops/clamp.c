@@ -49,12 +49,5 @@ static const ag_op clamp_op = {
 
 ag_tensor *ag_clamp(ag_tensor *x, double lo, double hi) {
     if (!ag_check_tensor("clamp", x, "self") || !ag_check_floating("clamp", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&clamp_kernel, x, (double[]){lo, hi});
-    ag_node *node = ag_record(&clamp_op, out, 1, &x);
-    if (node) {
-        ag_save(node, x);
-        node->farg[0] = lo;
-        node->farg[1] = hi;
-    }
-    return out;
+    return ag_unary_op(&clamp_kernel, &clamp_op, x, (double[]){lo, hi}, 2, AG_SAVE_INPUT);
 }

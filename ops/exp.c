@@ -26,7 +26,5 @@ static const ag_op exp_op = {
 
 ag_tensor *ag_exp(ag_tensor *x) {
     if (!ag_check_tensor("exp", x, "self") || !ag_check_floating("exp", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&exp_kernel, x, NULL);
-    ag_save(ag_record(&exp_op, out, 1, &x), out);
-    return out;
+    return ag_unary_op(&exp_kernel, &exp_op, x, NULL, 0, AG_SAVE_OUTPUT);
 }

@@ -35,7 +35,5 @@ static const ag_op gelu_op = {
 
 ag_tensor *ag_gelu(ag_tensor *x) {
     if (!ag_check_tensor("gelu", x, "self") || !ag_check_floating("gelu", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&gelu_kernel, x, NULL);
-    ag_save(ag_record(&gelu_op, out, 1, &x), x);
-    return out;
+    return ag_unary_op(&gelu_kernel, &gelu_op, x, NULL, 0, AG_SAVE_INPUT);
 }

@@ -45,11 +45,6 @@ static const ag_op leaky_relu_op = {
 ag_tensor *ag_leaky_relu(ag_tensor *x, double slope) {
     if (!ag_check_tensor("leaky_relu", x, "self") || !ag_check_floating("leaky_relu", x))
         return NULL;
-    ag_tensor *out = ag_unary_map(&leaky_relu_kernel, x, (double[]){slope});
-    ag_node *node = ag_record(&leaky_relu_op, out, 1, &x);
-    if (node) {
-        ag_save(node, x);
-        node->farg[0] = slope;
-    }
-    return out;
+    return ag_unary_op(&leaky_relu_kernel, &leaky_relu_op, x, (double[]){slope}, 1,
+                       AG_SAVE_INPUT);
 }

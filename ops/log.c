@@ -25,7 +25,5 @@ static const ag_op log_op = {
 
 ag_tensor *ag_log(ag_tensor *x) {
     if (!ag_check_tensor("log", x, "self") || !ag_check_floating("log", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&log_kernel, x, NULL);
-    ag_save(ag_record(&log_op, out, 1, &x), x);
-    return out;
+    return ag_unary_op(&log_kernel, &log_op, x, NULL, 0, AG_SAVE_INPUT);
 }

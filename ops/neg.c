@@ -18,7 +18,5 @@ static const ag_op neg_op = {
 
 ag_tensor *ag_neg(ag_tensor *x) {
     if (!ag_check_tensor("neg", x, "self") || !ag_check_floating("neg", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&neg_kernel, x, NULL);
-    ag_record(&neg_op, out, 1, &x);
-    return out;
+    return ag_unary_op(&neg_kernel, &neg_op, x, NULL, 0, AG_SAVE_NOTHING);
 }

@@ -82,9 +82,7 @@ static const ag_op pow_scalar_op = {
 
 ag_tensor *ag_pow_scalar(ag_tensor *x, double s) {
     if (!ag_check_tensor("pow", x, "self") || !ag_check_floating("pow", x)) return NULL;
-    ag_tensor *out = ag_unary_op(pow_scalar_kernel(s), &pow_scalar_op, x, (double[]){s}, true);
-    if (out && out->grad_fn) out->grad_fn->farg[0] = s;
-    return out;
+    return ag_unary_op(pow_scalar_kernel(s), &pow_scalar_op, x, (double[]){s}, 1, AG_SAVE_INPUT);
 }
 
 /* ---- a ^ b -------------------------------------------------------------------------------- */

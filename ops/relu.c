@@ -25,7 +25,5 @@ static const ag_op relu_op = {
 
 ag_tensor *ag_relu(ag_tensor *x) {
     if (!ag_check_tensor("relu", x, "self") || !ag_check_floating("relu", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&relu_kernel, x, NULL);
-    ag_save(ag_record(&relu_op, out, 1, &x), out);
-    return out;
+    return ag_unary_op(&relu_kernel, &relu_op, x, NULL, 0, AG_SAVE_OUTPUT);
 }

@@ -26,7 +26,5 @@ static const ag_op sigmoid_op = {
 
 ag_tensor *ag_sigmoid(ag_tensor *x) {
     if (!ag_check_tensor("sigmoid", x, "self") || !ag_check_floating("sigmoid", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&sigmoid_kernel, x, NULL);
-    ag_save(ag_record(&sigmoid_op, out, 1, &x), out);
-    return out;
+    return ag_unary_op(&sigmoid_kernel, &sigmoid_op, x, NULL, 0, AG_SAVE_OUTPUT);
 }

@@ -52,12 +52,6 @@ static const ag_op softplus_op = {
 
 ag_tensor *ag_softplus(ag_tensor *x, double beta, double threshold) {
     if (!ag_check_tensor("softplus", x, "self") || !ag_check_floating("softplus", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&softplus_kernel, x, (double[]){beta, threshold});
-    ag_node *node = ag_record(&softplus_op, out, 1, &x);
-    if (node) {
-        ag_save(node, x);
-        node->farg[0] = beta;
-        node->farg[1] = threshold;
-    }
-    return out;
+    return ag_unary_op(&softplus_kernel, &softplus_op, x, (double[]){beta, threshold}, 2,
+                       AG_SAVE_INPUT);
 }

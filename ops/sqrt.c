@@ -26,7 +26,5 @@ static const ag_op sqrt_op = {
 
 ag_tensor *ag_sqrt(ag_tensor *x) {
     if (!ag_check_tensor("sqrt", x, "self") || !ag_check_floating("sqrt", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&sqrt_kernel, x, NULL);
-    ag_save(ag_record(&sqrt_op, out, 1, &x), out);
-    return out;
+    return ag_unary_op(&sqrt_kernel, &sqrt_op, x, NULL, 0, AG_SAVE_OUTPUT);
 }

@@ -26,7 +26,5 @@ static const ag_op tanh_op = {
 
 ag_tensor *ag_tanh(ag_tensor *x) {
     if (!ag_check_tensor("tanh", x, "self") || !ag_check_floating("tanh", x)) return NULL;
-    ag_tensor *out = ag_unary_map(&tanh_kernel, x, NULL);
-    ag_save(ag_record(&tanh_op, out, 1, &x), out);
-    return out;
+    return ag_unary_op(&tanh_kernel, &tanh_op, x, NULL, 0, AG_SAVE_OUTPUT);
 }

@@ -436,9 +436,10 @@ static void check_class_loss_each_reduction(loss_fn fn, const double *x, const c
                                             const class_case *f32, const class_case *one) {
     for (int bytes = 0; bytes < 2; bytes++) {
         const uint8_t cu[3] = {(uint8_t)ct[0], (uint8_t)ct[1], (uint8_t)ct[2]};
-        ag_tensor *target = bytes ? ag_from_data(cu, AG_UINT8, 1, S3) : ag_from_data(ct, AG_INT64, 1, S3);
-        ag_tensor *target0 =
-            bytes ? ag_from_data(&cu[2], AG_UINT8, 0, NULL) : ag_from_data(&ct[2], AG_INT64, 0, NULL);
+        ag_tensor *target =
+            bytes ? ag_from_data(cu, AG_UINT8, 1, S3) : ag_from_data(ct, AG_INT64, 1, S3);
+        ag_tensor *target0 = bytes ? ag_from_data(&cu[2], AG_UINT8, 0, NULL)
+                                   : ag_from_data(&ct[2], AG_INT64, 0, NULL);
         for (int r = 0; r < 3; r++) {
             check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT64, f64[r]);
             check_class_loss(fn, x, 2, S34, target, REDUCTIONS[r], AG_FLOAT32, f32[r]);
