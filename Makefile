@@ -79,7 +79,8 @@ test-asan: ## the suite built and run under AddressSanitizer (+ leaks) and UBSan
 
 test-valgrind: all $(BUILD)/tests/suite ## the suite under valgrind, failing on any error or leak
 	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
-	valgrind -q --trace-children=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	valgrind -q --trace-children=yes --trace-children-skip='*python*' --leak-check=full \
+	  --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --log-file=$(BUILD)/valgrind/%p.log \
 	  ./$(BUILD)/tests/suite -j1 $(TEST_ARGS)
 	@if grep -l . $(BUILD)/valgrind/*.log >/dev/null 2>&1; then cat $(BUILD)/valgrind/*.log; \
