@@ -113,7 +113,7 @@ for w in "${WORKLOADS[@]}"; do
         b+=("$(figure $PIN $theirs)")
     done
     ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)
-    ratio=$(awk -v x="$ma" -v y="$mb" 'BEGIN {printf "%.3f", x / y}')
+    ratio=$(awk -v x="$ma" -v y="$mb" 'BEGIN {r = x / y; printf (r < 0.1 ? "%.4f" : "%.3f"), r}')
     met="-"
     if [[ "$target" == =* ]]; then # an absolute bound on our figure
         met=$(awk -v x="$ma" -v t="${target#=}" 'BEGIN {print (x <= t) ? "yes" : "no"}')
