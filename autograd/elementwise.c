@@ -162,14 +162,7 @@ ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_te
                                 double s) {
     if (!ag_is_floating(x->dtype)) return ag_binary_map(op, k, x, ag_wrap_scalar(s, x->dtype));
     ag_tensor *out = ag_result_like(x);
-    if (!out || out->numel == 0) return out;
-    if (x->dtype == AG_FLOAT32) {
-        const float b = (float)s;
-        k->f32(out->numel, x->data, 1, &b, 0, out->data);
-    } else {
-        const double b = s;
-        k->f64(out->numel, x->data, 1, &b, 0, out->data);
-    }
+    if (out) ag_map_number(k, x, s, out);
     return out;
 }
 

@@ -304,6 +304,17 @@ ag_tensor *ag_binary_map(const char *op, const ag_binary_kernel *k, ag_tensor *a
  * record it: see ag_record_needed). x must not be NULL. */
 ag_tensor *ag_binary_map_scalar(const char *op, const ag_binary_kernel *k, ag_tensor *x,
                                 double s);
+/* out = x op s, elementwise, with s taken in x's dtype: x floating, out of its dtype and shape. */
+static inline void ag_map_number(const ag_binary_kernel *k, const ag_tensor *x, double s,
+                                 ag_tensor *out) {
+    if (x->dtype == AG_FLOAT32) {
+        const float b = (float)s;
+        k->f32(out->numel, x->data, 1, &b, 0, out->data);
+    } else {
+        const double b = s;
+        k->f64(out->numel, x->data, 1, &b, 0, out->data);
+    }
+}
 /* The whole forward of an elementwise op with a number, out = x op s: what
  * ag_binary_map_scalar(name, k, x, s) computes, recorded (when ag_record_needed(x, NULL)) as
  * op with the inputs x and s, s as a tape-owned 0-d tensor of x's dtype (torch's "wrapped

@@ -367,35 +367,41 @@ ag_tensor *ag_result(ag_dtype dtype, int ndim, const int64_t *shape) {
     return result(dtype, ndim, shape);
 }
 
-/* ag_result of t's shape: its numel known, its whole shape array copied at once. */
-ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t) {
+/* The common path of a result of t's shape (its numel known, its whole shape array copied at
+ * once) with extra bytes (a multiple of 16) after its data in the same block, at *extra_out:
+ * for an op's node, a leaf's list entry. NULL when there is no current tape, the tape has no
+ * room in its chunk, or t is too large for this path. */
+static inline ag_tensor *shaped_block(ag_tape *tape, ag_dtype dtype, const ag_tensor *t,
+                                      size_t extra, char **extra_out) {
     int64_t numel = t->numel;
-    ag_tape *tape = current_tape;
-    if (!tape || (uint64_t)numel >= (uint64_t)1 << 28) return result_slow(dtype, t->ndim, t->shape);
+    if (!tape || (uint64_t)numel >= (uint64_t)1 << 28) return NULL;
     size_t align = data_align(dtype, numel), header = tensor_bytes(align);
-    char *block = tape_bump(tape, header + data_size(dtype, numel), align);
-    if (!block) return result_slow(dtype, t->ndim, t->shape);
+    size_t outbytes = header + data_size(dtype, numel);
+    char *block = tape_bump(tape, outbytes + extra, align);
+    if (!block) return NULL;
+    *extra_out = block + outbytes;
     return init_tensor(block, header, tape, dtype, t->ndim, t->shape, numel, true);
+}
+
+ag_tensor *ag_result_shaped(ag_dtype dtype, const ag_tensor *t) {
+    char *unused;
+    ag_tensor *r = shaped_block(current_tape, dtype, t, 0, &unused);
+    return r ? r : result_slow(dtype, t->ndim, t->shape);
 }
 
 ag_tensor *ag_result_like(const ag_tensor *t) { return ag_result_shaped(t->dtype, t); }
 
 ag_tensor *ag_result_shaped_with(ag_dtype dtype, const ag_tensor *t, size_t extra,
                                  void **extra_out) {
-    int64_t numel = t->numel;
-    ag_tape *tape = current_tape;
-    size_t align = data_align(dtype, numel), header = tensor_bytes(align);
-    size_t outbytes = header + data_size(dtype, numel);
-    char *block = tape && (uint64_t)numel < (uint64_t)1 << 28
-                      ? tape_bump(tape, outbytes + block_size(extra), align)
-                      : NULL;
-    if (!block) { /* the full path: two blocks */
-        ag_tensor *r = result_slow(dtype, t->ndim, t->shape);
-        *extra_out = r ? ag_tape_alloc(extra) : NULL;
-        return *extra_out ? r : NULL;
+    char *more;
+    ag_tensor *r = shaped_block(current_tape, dtype, t, block_size(extra), &more);
+    if (r) {
+        *extra_out = more;
+        return r;
     }
-    *extra_out = block + outbytes;
-    return init_tensor(block, header, tape, dtype, t->ndim, t->shape, numel, true);
+    r = result_slow(dtype, t->ndim, t->shape); /* the full path: two blocks */
+    *extra_out = r ? ag_tape_alloc(extra) : NULL;
+    return *extra_out ? r : NULL;
 }
 
 ag_tensor *ag_result_zeros(ag_dtype dtype, int ndim, const int64_t *shape) {
@@ -577,28 +583,15 @@ ag_tensor *ag_scalar_op(const char *name, const ag_binary_kernel *k, const ag_op
                         ag_tensor *x, double s, bool save) {
     ag_tape *tape = current_tape;
     bool record;
-    if (number_fast(tape, x, &record)) {
-        ag_dtype dtype = x->dtype;
-        int64_t numel = x->numel;
-        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
-        size_t outbytes = header + data_size(dtype, numel);
-        char *block =
-            tape_bump(tape, outbytes + (record ? number_node_bytes(dtype) : 0), align);
-        if (block) {
-            ag_tensor *out =
-                init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
-            if (dtype == AG_FLOAT32) {
-                const float b = (float)s;
-                k->f32(numel, x->data, 1, &b, 0, out->data);
-            } else {
-                const double b = s;
-                k->f64(numel, x->data, 1, &b, 0, out->data);
-            }
-            if (record) number_node(block + outbytes, tape, op, out, x, s, save);
-            return out;
-        }
+    char *more;
+    ag_tensor *out;
+    if (number_fast(tape, x, &record) &&
+        (out = shaped_block(tape, x->dtype, x, record ? number_node_bytes(x->dtype) : 0, &more))) {
+        ag_map_number(k, x, s, out);
+        if (record) number_node(more, tape, op, out, x, s, save);
+        return out;
     }
-    ag_tensor *out = ag_binary_map_scalar(name, k, x, s);
+    out = ag_binary_map_scalar(name, k, x, s);
     if (!out || !ag_record_needed(x, NULL)) return out;
     return record_number(op, out, x, s, save);
 }
@@ -621,32 +614,24 @@ ag_tensor *ag_binary_op(const char *name, const ag_binary_kernel *k, const ag_op
                         ag_tensor *a, ag_tensor *b, bool save) {
     ag_tape *tape = current_tape;
     const ag_tensor *shaped = binary_fast(tape, a, b);
-    if (shaped && (uint64_t)shaped->numel < (uint64_t)1 << 28) {
-        ag_dtype dtype = a->dtype;
-        int64_t numel = shaped->numel;
-        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
-        size_t outbytes = header + data_size(dtype, numel);
-        char *block = tape_bump(tape, outbytes + node_bytes(2), align);
-        if (block) {
-            ag_tensor *out =
-                init_tensor(block, header, tape, dtype, shaped->ndim, shaped->shape, numel, true);
-            int64_t sa = a->numel == 1 ? 0 : 1, sb = b->numel == 1 ? 0 : 1;
-            if (numel == 0)
-                ;
-            else if (dtype == AG_FLOAT32)
-                k->f32(numel, a->data, sa, b->data, sb, out->data);
-            else
-                k->f64(numel, a->data, sa, b->data, sb, out->data);
-            ag_node *node =
-                init_node(block + outbytes, tape, op, out, 2, (ag_tensor *[]){a, b}, false);
-            if (node && save) {
-                ag_save(node, a);
-                ag_save(node, b);
-            }
-            return out;
+    char *more;
+    ag_tensor *out;
+    if (shaped && (out = shaped_block(tape, a->dtype, shaped, node_bytes(2), &more))) {
+        int64_t numel = out->numel, sa = a->numel == 1 ? 0 : 1, sb = b->numel == 1 ? 0 : 1;
+        if (numel == 0)
+            ;
+        else if (out->dtype == AG_FLOAT32)
+            k->f32(numel, a->data, sa, b->data, sb, out->data);
+        else
+            k->f64(numel, a->data, sa, b->data, sb, out->data);
+        ag_node *node = init_node(more, tape, op, out, 2, (ag_tensor *[]){a, b}, false);
+        if (node && save) {
+            ag_save(node, a);
+            ag_save(node, b);
         }
+        return out;
     }
-    ag_tensor *out = ag_binary_map(name, k, a, b);
+    out = ag_binary_map(name, k, a, b);
     if (!out || !ag_record_needed(a, b)) return out;
     ag_node *node = ag_record(op, out, 2, (ag_tensor *[]){a, b});
     if (node && save) {
@@ -670,27 +655,19 @@ static inline void unary_record(ag_node *node, ag_tensor *x, ag_tensor *out, con
 ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
                        int nfarg, ag_unary_save save) {
     ag_tape *tape = current_tape;
-    if (tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
-        ag_is_floating(x->dtype) && (!x->grad_fn || x->grad_fn->tape == tape) &&
-        (uint64_t)x->numel < (uint64_t)1 << 28) {
-        ag_dtype dtype = x->dtype;
-        int64_t numel = x->numel;
-        size_t align = data_align(dtype, numel), header = tensor_bytes(align);
-        size_t outbytes = header + data_size(dtype, numel);
-        char *block = tape_bump(tape, outbytes + node_bytes(1), align);
-        if (block) {
-            ag_tensor *out =
-                init_tensor(block, header, tape, dtype, x->ndim, x->shape, numel, true);
-            if (dtype == AG_FLOAT32)
-                k->f32(numel, x->data, out->data, p);
-            else
-                k->f64(numel, x->data, out->data, p);
-            unary_record(init_node(block + outbytes, tape, op, out, 1, &x, false), x, out, p, nfarg,
-                         save);
-            return out;
-        }
+    char *more;
+    ag_tensor *out;
+    if (!ag_anomaly_on && !ag_grad_off && x->requires_grad && ag_is_floating(x->dtype) &&
+        (!x->grad_fn || x->grad_fn->tape == tape) &&
+        (out = shaped_block(tape, x->dtype, x, node_bytes(1), &more))) {
+        if (out->dtype == AG_FLOAT32)
+            k->f32(out->numel, x->data, out->data, p);
+        else
+            k->f64(out->numel, x->data, out->data, p);
+        unary_record(init_node(more, tape, op, out, 1, &x, false), x, out, p, nfarg, save);
+        return out;
     }
-    ag_tensor *out = ag_unary_map(k, x, p);
+    out = ag_unary_map(k, x, p);
     unary_record(ag_record(op, out, 1, &x), x, out, p, nfarg, save);
     return out;
 }
