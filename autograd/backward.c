@@ -119,6 +119,12 @@ static const char *who(const ag_tensor *t, char *buf, size_t size) {
 
 /* ---- accumulating ------------------------------------------------------------------------- */
 
+/* Whether a temporary given up for t's gradient can become it as it is: t's dtype and shape. */
+static inline bool can_keep(const ag_tensor *temp, const ag_tensor *t) {
+    return temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
+           ag_same_shape_inline(temp, t);
+}
+
 /* Adds g into *slot, a gradient of t's shape. The first contribution becomes it as it is, as
  * in torch (whose engine stores an input's first gradient, and whose AccumulateGrad steals or
  * clones a leaf's first one: a -0 stays -0): temp is g when the caller gives g up, else NULL,
@@ -129,8 +135,7 @@ static inline void add_into(ag_tensor **slot, const ag_tensor *t, bool user_owne
                             const ag_tensor *g, ag_tensor *temp) {
     if (*slot) {
         ag_add_reduced(*slot, g);
-    } else if (!user_owned && temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
-               ag_same_shape_inline(temp, t)) {
+    } else if (!user_owned && can_keep(temp, t)) {
         *slot = temp;
     } else {
         *slot = user_owned ? ag_empty(t->dtype, t->ndim, t->shape)
@@ -182,8 +187,7 @@ static inline void accumulate_into(ag_backward_run *run, ag_tensor *t, ag_node *
      * sum as add_into would make it (temp kept, else g copied or summed to t's shape, in one
      * block with the list's entry). */
     pending_leaf *p;
-    if (temp && temp->dtype == t->dtype && temp->dtype != AG_INT64 &&
-        ag_same_shape_inline(temp, t)) {
+    if (can_keep(temp, t)) {
         if (!(p = ag_tape_alloc(sizeof *p))) return;
         t->pending_grad = temp;
     } else {
@@ -314,9 +318,8 @@ static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradi
     /* The seed: d t / d t = 1 for one element, else the given gradient (cast to t's dtype). */
     ag_tape *previous = ag_tape_use(run->tape);
     ag_tensor *seed = ag_result_like(t);
-    if (seed && !gradient && t->dtype == AG_FLOAT32) {
+    if (seed && !gradient && t->dtype == AG_FLOAT32) { /* a float32 loss: one 1 */
         AG_F32(seed)[0] = 1.0f;
-        accumulate_into(run, t, t->grad_fn, seed, seed);
     } else if (seed) {
         for (int64_t i = 0; i < t->numel; i++) {
             double v = gradient ? ag_get(gradient, i) : 1.0;
@@ -325,8 +328,8 @@ static bool run_begin(ag_backward_run *run, ag_tensor *t, const ag_tensor *gradi
             else
                 AG_F64(seed)[i] = v;
         }
-        accumulate_into(run, t, t->grad_fn, seed, seed);
     }
+    if (seed) accumulate_into(run, t, t->grad_fn, seed, seed);
     ag_tape_use(previous);
     if (run->trace) {
         char name[96];
