@@ -356,17 +356,26 @@ static void run_node(ag_backward_run *run, ag_node *node) {
     if (!run->retain_graph) node->released = true;
 }
 
-/* A leaf whose .grad ag_set_grad_none took away gets that tensor back, filled with what a new
- * one would hold (g, or g summed to the leaf's shape): zero_grad(set_to_none=True) then costs
- * no allocation and no clearing. False when there is no such spare (or g is NULL). */
-static bool refill_spare(ag_tensor *leaf, const ag_tensor *g) {
+/* The .grad ag_set_grad_none took away from a user-owned leaf that has none now, taken back
+ * for the next backward to fill: zero_grad(set_to_none=True) then costs no allocation and no
+ * clearing. NULL when there is no such spare; one that no longer fits the leaf (its dtype or
+ * shape, or a hook on it) is freed. */
+static ag_tensor *take_spare(ag_tensor *leaf) {
     ag_tensor *spare = leaf->spare_grad;
-    if (!g || leaf->grad || leaf->tape || !spare) return false;
+    if (leaf->grad || leaf->tape || !spare) return NULL;
     leaf->spare_grad = NULL;
     if (spare->dtype != leaf->dtype || !ag_same_shape_inline(spare, leaf) || spare->hooks) {
         ag_tensor_free(spare);
-        return false;
+        return NULL;
     }
+    return spare;
+}
+
+/* A leaf's spare .grad filled with what a new one would hold (g, or g summed to the leaf's
+ * shape). False when there is no such spare (or g is NULL). */
+static bool refill_spare(ag_tensor *leaf, const ag_tensor *g) {
+    ag_tensor *spare = g ? take_spare(leaf) : NULL;
+    if (!spare) return false;
     ag_set_reduced(spare, g);
     leaf->grad = spare;
     return true;
@@ -387,7 +396,7 @@ static void flushed(ag_backward_run *run, ag_tensor *leaf) {
  * in would be: ag_accumulate_write's exact_add), or into the .grad ag_set_grad_none took away.
  * False when the leaf has neither as a plain tensor of its dtype and shape. */
 static bool write_into_grad(ag_tensor *leaf, const pending_leaf *p) {
-    ag_tensor *grad = leaf->grad, *spare = leaf->spare_grad;
+    ag_tensor *grad = leaf->grad, *spare;
     if (grad) {
         if (grad->dtype != leaf->dtype || grad->base || grad->hooks ||
             !ag_same_shape_inline(grad, leaf))
@@ -395,11 +404,8 @@ static bool write_into_grad(ag_tensor *leaf, const pending_leaf *p) {
         p->write(p->args, grad->data, true);
         return true;
     }
-    if (!spare || leaf->tape || spare->dtype != leaf->dtype || spare->hooks ||
-        !ag_same_shape_inline(spare, leaf))
-        return false;
+    if (!(spare = take_spare(leaf))) return false;
     p->write(p->args, spare->data, false);
-    leaf->spare_grad = NULL;
     leaf->grad = spare;
     return true;
 }

@@ -552,13 +552,26 @@ static inline void number_node(char *block, ag_tape *tape, const ag_op *op, ag_t
     }
 }
 
+/* Whether x's history (if it has one) was recorded on tape. */
+static inline bool history_on(const ag_tensor *x, const ag_tape *tape) {
+    return !x->grad_fn || x->grad_fn->tape == tape;
+}
+
+/* The common case of an op of one tensor that is recorded (ag_unary_op, ag_scalar_result_op):
+ * a current tape, grad mode on, no anomaly mode, and a floating x that requires grad, with its
+ * history on that tape. */
+static inline bool recorded_fast(const ag_tape *tape, const ag_tensor *x) {
+    return tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
+           ag_is_floating(x->dtype) && history_on(x, tape);
+}
+
 /* Whether the common case of a number op holds: a current tape, no anomaly mode, a floating
  * x, and when the op is recorded (*record: grad mode on and x requires grad), x's history on
  * that tape. */
 static inline bool number_fast(const ag_tape *tape, const ag_tensor *x, bool *record) {
     *record = !ag_grad_off && x->requires_grad;
     return tape && !ag_anomaly_on && ag_is_floating(x->dtype) &&
-           (!*record || !x->grad_fn || x->grad_fn->tape == tape);
+           (!*record || history_on(x, tape));
 }
 
 /* ag_scalar_op's record on its full path: the number made by ag_wrap_scalar, the node by
@@ -603,7 +616,7 @@ static inline const ag_tensor *binary_fast(const ag_tape *tape, const ag_tensor 
                                            const ag_tensor *b) {
     if (!tape || ag_anomaly_on || ag_grad_off || !a || !b || a->dtype != b->dtype ||
         !ag_is_floating(a->dtype) || !(a->requires_grad || b->requires_grad) ||
-        (a->grad_fn && a->grad_fn->tape != tape) || (b->grad_fn && b->grad_fn->tape != tape))
+        !history_on(a, tape) || !history_on(b, tape))
         return NULL;
     return b->ndim == 0 ? a : a->ndim == 0 || ag_same_shape_inline(a, b) ? b : NULL;
 }
@@ -650,16 +663,14 @@ static inline void unary_record(ag_node *node, ag_tensor *x, ag_tensor *out, con
     if (save != AG_SAVE_NOTHING) ag_save(node, save == AG_SAVE_INPUT ? x : out);
 }
 
-/* In the common case (grad mode on, no anomaly mode, a floating x that requires grad with
- * its history on tape, and a tape with room) the result and its node are one block. */
+/* In the common case (recorded_fast, and a tape with room) the result and its node are one
+ * block. */
 ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, const double *p,
                        int nfarg, ag_unary_save save) {
     ag_tape *tape = current_tape;
     char *more;
     ag_tensor *out;
-    if (!ag_anomaly_on && !ag_grad_off && x->requires_grad && ag_is_floating(x->dtype) &&
-        (!x->grad_fn || x->grad_fn->tape == tape) &&
-        (out = shaped_block(tape, x->dtype, x, node_bytes(1), &more))) {
+    if (recorded_fast(tape, x) && (out = shaped_block(tape, x->dtype, x, node_bytes(1), &more))) {
         if (out->dtype == AG_FLOAT32)
             k->f32(out->numel, x->data, out->data, p);
         else
@@ -672,11 +683,11 @@ ag_tensor *ag_unary_op(const ag_unary_kernel *k, const ag_op *op, ag_tensor *x, 
     return out;
 }
 
-/* In the common case (as ag_unary_op's) the 0-d result and its node are one block. */
+/* In the common case (recorded_fast, and a tape with room) the 0-d result and its node are
+ * one block. */
 ag_tensor *ag_scalar_result_op(const ag_op *op, ag_tensor *x, double value) {
     ag_tape *tape = current_tape;
-    if (tape && !ag_anomaly_on && !ag_grad_off && x->requires_grad &&
-        ag_is_floating(x->dtype) && (!x->grad_fn || x->grad_fn->tape == tape)) {
+    if (recorded_fast(tape, x)) {
         ag_dtype dtype = x->dtype;
         size_t header = tensor_bytes(16), outbytes = header + data_size(dtype, 1);
         char *block = tape_bump(tape, outbytes + node_bytes(1), 16);
